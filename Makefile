@@ -1,0 +1,55 @@
+SHELL := /bin/bash
+# BootDeploy — build, test, demo, install.
+PREFIX ?= /usr
+DESTDIR ?=
+SWIFT ?= swift
+CONFIG ?= debug
+BIN = .build/$(CONFIG)
+
+.PHONY: all build release deps check check-vm demo bench install clean
+
+all: build
+
+build:
+	scripts/install-deps.sh build
+	$(SWIFT) build -c $(CONFIG)
+
+# The early-boot binary is built statically against the Swift stdlib so that the
+# initramfs needs no Swift runtime.
+release:
+	scripts/install-deps.sh build
+	$(SWIFT) build -c release --static-swift-stdlib -Xlinker -s
+
+check:
+	scripts/install-deps.sh check
+	$(SWIFT) build
+	$(SWIFT) test 2>&1 | tee .build/test.log; exit $${PIPESTATUS[0]}
+
+check-vm: release
+	scripts/install-deps.sh vm
+	tests/vm/run.sh
+
+demo:
+	scripts/install-deps.sh demo
+	$(SWIFT) build
+	scripts/demo.sh
+
+bench: release
+	scripts/install-deps.sh bench
+	scripts/bench.sh
+
+install: release
+	install -Dm755 .build/release/boot-deploy $(DESTDIR)$(PREFIX)/bin/boot-deploy
+	install -Dm755 .build/release/boot-health $(DESTDIR)$(PREFIX)/bin/boot-health
+	install -Dm755 .build/release/bd-prepare-root $(DESTDIR)$(PREFIX)/lib/bootdeploy/bd-prepare-root
+	install -d $(DESTDIR)$(PREFIX)/lib/dracut/modules.d/50bootdeploy
+	install -m644 -t $(DESTDIR)$(PREFIX)/lib/dracut/modules.d/50bootdeploy dracut/50bootdeploy/*.service
+	install -m755 -t $(DESTDIR)$(PREFIX)/lib/dracut/modules.d/50bootdeploy dracut/50bootdeploy/*.sh
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m644 -t $(DESTDIR)$(PREFIX)/lib/systemd/system units/*.service units/*.target 2>/dev/null || \
+	  install -m644 -t $(DESTDIR)$(PREFIX)/lib/systemd/system units/*.service
+	if ls units/*-generator >/dev/null 2>&1; then install -d $(DESTDIR)$(PREFIX)/lib/systemd/system-generators && \
+	  install -m755 -t $(DESTDIR)$(PREFIX)/lib/systemd/system-generators units/*-generator; fi
+
+clean:
+	rm -rf .build demo

@@ -1,0 +1,75 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Targets are layered so that the compiler keeps the boundaries:
+//   BootDeploySystem   — every syscall, libmount, libblkid; no Foundation.
+//   BootDeployEarlyBoot — prepare-root's logic; no Foundation (it runs on every boot).
+//   BootDeploy          — entries, sysroot, planning, transaction, health; FoundationEssentials only.
+let package = Package(
+    name: "BootDeploy",
+    products: [
+        .library(name: "BootDeploy", targets: ["BootDeploy"]),
+        .executable(name: "boot-deploy", targets: ["boot-deploy"]),
+        .executable(name: "boot-health", targets: ["boot-health"]),
+        .executable(name: "bd-prepare-root", targets: ["bd-prepare-root"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+    ],
+    targets: [
+        .systemLibrary(name: "CMount", pkgConfig: "mount", providers: [.apt(["libmount-dev"])]),
+        .systemLibrary(name: "CBlkid", pkgConfig: "blkid", providers: [.apt(["libblkid-dev"])]),
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        .target(
+            name: "CBootDeployShim",
+            cSettings: [.define("_GNU_SOURCE")]
+        ),
+        .target(
+            name: "CSystemdShim",
+            dependencies: ["CSystemd"],
+            cSettings: [.define("_GNU_SOURCE")]
+        ),
+        .target(
+            name: "BootDeploySystem",
+            dependencies: [
+                "CBootDeployShim", "CMount", "CBlkid",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .target(
+            name: "BootDeployEarlyBoot",
+            dependencies: ["BootDeploySystem"]
+        ),
+        .target(
+            name: "BootDeploy",
+            dependencies: ["BootDeploySystem", "BootDeployEarlyBoot"]
+        ),
+        // Health needs the bus and the journal; kept apart so that boot-deploy's core does not.
+        .target(
+            name: "BootDeployHealth",
+            dependencies: ["BootDeploy", "CSystemdShim"]
+        ),
+        .executableTarget(
+            name: "boot-deploy",
+            dependencies: ["BootDeploy", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "boot-health",
+            dependencies: ["BootDeployHealth", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        // The early-boot binary: no Foundation, no ArgumentParser, no libsystemd.
+        .executableTarget(
+            name: "bd-prepare-root",
+            dependencies: ["BootDeployEarlyBoot"]
+        ),
+        // Shared fixtures for the test targets: temporary roots, running the built tools.
+        .target(name: "TestSupport", dependencies: ["BootDeploySystem"], path: "Tests/TestSupport"),
+        .testTarget(name: "EntriesTests", dependencies: ["BootDeploy", "TestSupport"]),
+        .testTarget(name: "BootDeployTests", dependencies: ["BootDeploy", "TestSupport"]),
+        .testTarget(name: "EarlyBootTests", dependencies: ["BootDeployEarlyBoot", "BootDeploy", "TestSupport"]),
+        .testTarget(name: "HealthTests", dependencies: ["BootDeployHealth", "TestSupport"]),
+        .testTarget(name: "EtcMergeTests", dependencies: ["BootDeploy", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,37 @@
+#ifndef BD_SHIM_H
+#define BD_SHIM_H
+/* What Swift cannot import from the C headers directly: macros built from
+ * _IOWR, functions hidden behind _GNU_SOURCE. Every name carries the bd_ prefix. */
+#include <stdint.h>
+#include <sys/types.h>
+
+/* renameat2(2) with RENAME_EXCHANGE / RENAME_NOREPLACE. Returns -1 and sets errno on failure. */
+int bd_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
+extern const unsigned int bd_rename_exchange;
+extern const unsigned int bd_rename_noreplace;
+
+/* unshare(2); CLONE_NEWNS is exposed for mount-namespace tests. */
+int bd_unshare(int flags);
+extern const int bd_clone_newns;
+
+/* Freeze and thaw a filesystem (FIFREEZE / FITHAW) through any fd on it. */
+int bd_fifreeze(int fd);
+int bd_fithaw(int fd);
+
+/* syncfs(2): flush the whole filesystem that fd lives on. */
+int bd_syncfs(int fd);
+
+/* statfs f_type of the filesystem behind fd; 0 on failure (errno set). */
+int64_t bd_fstatfs_type(int fd);
+
+/* The well-known f_type magic numbers we branch on. */
+extern const int64_t bd_magic_msdos;
+extern const int64_t bd_magic_ext4;
+extern const int64_t bd_magic_xfs;
+extern const int64_t bd_magic_btrfs;
+extern const int64_t bd_magic_tmpfs;
+
+/* Access to errno as an lvalue-free function, for code paths that call C directly. */
+int bd_errno(void);
+
+#endif

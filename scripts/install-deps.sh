@@ -1,0 +1,22 @@
+#!/bin/bash
+# Installs the Debian packages a make target needs, only those that are missing.
+# Usage: scripts/install-deps.sh build|check|demo|vm|bench
+set -euo pipefail
+build=(pkg-config libmount-dev libblkid-dev libsystemd-dev)
+check=("${build[@]}" systemd-boot systemd-boot-efi mtools dosfstools fdisk e2fsprogs xfsprogs util-linux
+       strace dbus python3-dbusmock grub-common dracut-core cpio busybox-static kmod)
+demo=("${build[@]}")
+vm=("${check[@]}" qemu-system-x86 ovmf debootstrap linux-image-cloud-amd64 dracut)
+bench=("${check[@]}" ostree ostree-boot hyperfine time)
+declare -n want="${1:?profile}"
+missing=()
+for p in "${want[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "install-deps: installing ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then echo "install-deps: need root to install: ${missing[*]}" >&2; exit 1; fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null || apt-get update
+apt-get install -y -q --no-install-recommends "${missing[@]}" >/tmp/bootdeploy-apt.log 2>&1 || {
+    tail -30 /tmp/bootdeploy-apt.log >&2; exit 1; }
