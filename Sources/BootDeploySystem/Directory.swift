@@ -246,7 +246,7 @@ public final class Directory: @unchecked Sendable {
     }
 
     /// Copies a regular file from `source` (below `from`) to `name` here, flushing it.
-    public func copyFile(_ source: String, from: Directory, to name: String, mode: mode_t? = nil) throws(SystemError) {
+    public func copyFile(_ source: String, from: Directory, to name: String, mode: mode_t? = nil, sync: Bool = true) throws(SystemError) {
         let src = try retryingOnInterrupt { openat(from.fd, source, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) }.get("open", from.sub(source))
         defer { close(src) }
         var st = stat()
@@ -267,6 +267,7 @@ public final class Directory: @unchecked Sendable {
                 off += w
             }
         }
+        if !sync { return }
         if let e = FaultInjection.gate("fsync", sub(name)) { throw SystemError("fsync", sub(name), e) }
         try retryingOnInterrupt { fsync(dst) }.get("fsync", sub(name))
     }
@@ -297,4 +298,27 @@ public enum FilesystemKind: Sendable, Equatable {
 
     /// Whether the filesystem can hold symlinks (vfat cannot).
     public var supportsSymlinks: Bool { self != .vfat }
+}
+
+/// An exclusive `flock` on a lock file, held until the value goes away. The sysroot's writers
+/// (`boot-deploy`, `boot-health`) all take `$SYSROOT/bootdeploy/.lock` so that only one of them
+/// changes /boot at a time.
+public final class FileLock: @unchecked Sendable {
+    let fd: Int32
+    public let path: String
+
+    /// Opens (creating) `name` below `directory` and locks it. With `wait` false a held lock fails
+    /// at once with `EWOULDBLOCK`.
+    public init(_ name: String, in directory: Directory, wait: Bool) throws(SystemError) {
+        path = directory.sub(name)
+        fd = try retryingOnInterrupt { openat(directory.fd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600) }.get("open", path)
+        switch retryingOnInterrupt({ flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) }) {
+        case .success: break
+        case .failure(let e):
+            close(fd)
+            throw SystemError("flock", path, e)
+        }
+    }
+
+    deinit { close(fd) }
 }

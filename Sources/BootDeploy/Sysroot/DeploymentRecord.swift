@@ -1,0 +1,81 @@
+import BootDeployEarlyBoot
+import FoundationEssentials
+
+/// The record kept beside each deployment tree (`deploy/<id>.json`, schema 1, docs/ON-DISK.md):
+/// what it is, how it boots, and the mount layout early boot performs for it.
+public struct DeploymentRecord: Codable, Sendable, Equatable {
+    public var schema: Int = 1
+    public var stateroot: String
+    public var id: String
+    public var version: String
+    public var title: String
+    /// Identity of the OS content: the updater's `--digest`, else the boot artifacts' digest.
+    public var digest: String
+    public var kernelVersion: String
+    /// Content-addressed kernel directory, relative to the boot partition.
+    public var kernelDir: String
+    public var hasDevicetree: Bool
+    /// Kernel arguments of the entry, except `bootdeploy=`, which is derived from the id.
+    public var kargs: [String]
+    public var pinned: Bool
+    public var created: String
+    public var layout: MountLayout
+
+    /// The parameter that names this deployment on the kernel command line.
+    public var bootParameter: String { "bootdeploy=\(stateroot)/\(id)" }
+    public var qualifiedID: String { "\(stateroot)/\(id)" }
+
+    public static func decode(_ bytes: [UInt8], file: String) throws(BootDeployError) -> DeploymentRecord {
+        do {
+            let r = try JSONDecoder().decode(DeploymentRecord.self, from: Data(bytes))
+            if r.schema != 1 { throw BootDeployError.badInput(file: file, line: 0, message: "unsupported schema \(r.schema)") }
+            return r
+        } catch let e as BootDeployError {
+            throw e
+        } catch {
+            throw .badInput(file: file, line: lineOf(error, in: bytes), message: "not a deployment record: \(describe(error))")
+        }
+    }
+
+    public func encoded() -> [UInt8] {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return Array((try? enc.encode(self)) ?? Data()) + [0x0a]
+    }
+}
+
+/// Best-effort line number of a JSON decoding error, for messages that name file and line.
+func lineOf(_ error: Error, in bytes: [UInt8]) -> Int {
+    let text = "\(error)"
+    // JSONDecoder reports "around line N, column M" for syntax errors.
+    let parts = text.split(separator: " ")
+    for (i, w) in parts.enumerated() where w == "line" && i + 1 < parts.count {
+        if let n = Int(parts[i + 1].prefix { $0.isNumber }) { return n }
+    }
+    return 1
+}
+
+func describe(_ error: Error) -> String {
+    switch error {
+    case DecodingError.keyNotFound(let key, _): return "missing key \"\(key.stringValue)\""
+    case DecodingError.typeMismatch(_, let ctx): return "wrong type at \(ctx.codingPath.map(\.stringValue).joined(separator: "."))"
+    case DecodingError.valueNotFound(_, let ctx): return "missing value at \(ctx.codingPath.map(\.stringValue).joined(separator: "."))"
+    case DecodingError.dataCorrupted(let ctx): return ctx.debugDescription
+    default: return "\(error)"
+    }
+}
+
+/// Time stamps in records, ISO 8601 UTC, without Foundation's formatters.
+func isoNow() -> String {
+    var t = timespec()
+    clock_gettime(CLOCK_REALTIME, &t)
+    var tmv = tm()
+    var secs = t.tv_sec
+    gmtime_r(&secs, &tmv)
+    func p(_ v: Int32, _ w: Int = 2) -> String { let s = String(v); return String(repeating: "0", count: max(0, w - s.count)) + s }
+    return "\(p(tmv.tm_year + 1900, 4))-\(p(tmv.tm_mon + 1))-\(p(tmv.tm_mday))T\(p(tmv.tm_hour)):\(p(tmv.tm_min)):\(p(tmv.tm_sec))Z"
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
