@@ -5,6 +5,8 @@ DESTDIR ?=
 SWIFT ?= swift
 CONFIG ?= debug
 BIN = .build/$(CONFIG)
+# Where `install` takes the release binaries from (tests/vm passes its own scratch path).
+RELEASE_BIN ?= .build/release
 
 .PHONY: all build release deps check check-vm demo bench install clean
 
@@ -25,7 +27,9 @@ check:
 	$(SWIFT) build
 	$(SWIFT) test 2>&1 | tee .build/test.log; exit $${PIPESTATUS[0]}
 
-check-vm: release
+# tests/vm/run.sh builds the release binaries itself, in its own scratch path (.build-vm).
+check-vm:
+	scripts/install-deps.sh build
 	scripts/install-deps.sh vm
 	tests/vm/run.sh
 
@@ -39,9 +43,9 @@ bench: release
 	scripts/bench.sh
 
 install: release
-	install -Dm755 .build/release/boot-deploy $(DESTDIR)$(PREFIX)/bin/boot-deploy
-	install -Dm755 .build/release/boot-health $(DESTDIR)$(PREFIX)/bin/boot-health
-	install -Dm755 .build/release/bd-prepare-root $(DESTDIR)$(PREFIX)/lib/bootdeploy/bd-prepare-root
+	install -Dm755 $(RELEASE_BIN)/boot-deploy $(DESTDIR)$(PREFIX)/bin/boot-deploy
+	install -Dm755 $(RELEASE_BIN)/boot-health $(DESTDIR)$(PREFIX)/bin/boot-health
+	install -Dm755 $(RELEASE_BIN)/bd-prepare-root $(DESTDIR)$(PREFIX)/lib/bootdeploy/bd-prepare-root
 	install -d $(DESTDIR)$(PREFIX)/lib/dracut/modules.d/50bootdeploy
 	install -m644 -t $(DESTDIR)$(PREFIX)/lib/dracut/modules.d/50bootdeploy dracut/50bootdeploy/*.service
 	install -m755 -t $(DESTDIR)$(PREFIX)/lib/dracut/modules.d/50bootdeploy dracut/50bootdeploy/*.sh
