@@ -14,8 +14,9 @@ public struct TreeCopy {
     public init(link: Bool) { self.link = link }
 
     /// Copies the content of `source` into `target` (which must exist and be empty).
-    public mutating func copyContents(of source: Directory, into target: Directory, relative: String = "") throws(SystemError) {
-        for name in try source.entries() {
+    public mutating func copyContents(of source: Directory, into target: Directory, relative: String = "",
+                                      excluding: Set<String> = []) throws(SystemError) {
+        for name in try source.entries() where !excluding.contains(name) {
             let rel = relative.isEmpty ? name : relative + "/" + name
             let st = try source.status(name)
             switch st.st_mode & S_IFMT {

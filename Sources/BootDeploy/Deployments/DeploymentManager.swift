@@ -1,0 +1,457 @@
+import BootDeployEarlyBoot
+import BootDeploySystem
+import FoundationEssentials
+import Glibc
+
+/// What `deploy` is asked to do.
+public struct DeployRequest: Sendable {
+    public var stateroot: String
+    public var tree: String
+    public var version: String?
+    public var title: String?
+    public var kargs: [String]
+    /// Boot attempts before systemd-boot gives up on the entry; 0 for no counter.
+    public var tries: Int
+    /// Rename the tree into place instead of hard-linking (same filesystem only).
+    public var move: Bool
+    /// The updater's identity of the content (an ostree commit, an image digest).
+    public var digest: String?
+    /// Keep a software boot counter for boot loaders that count nothing.
+    public var softwareCounter: Bool
+
+    public init(stateroot: String, tree: String, version: String? = nil, title: String? = nil, kargs: [String] = [],
+                tries: Int = 3, move: Bool = false, digest: String? = nil, softwareCounter: Bool = false) {
+        self.stateroot = stateroot
+        self.tree = tree
+        self.version = version
+        self.title = title
+        self.kargs = kargs
+        self.tries = tries
+        self.move = move
+        self.digest = digest
+        self.softwareCounter = softwareCounter
+    }
+}
+
+/// The deployment layer's entry point: every `boot-deploy` command is one method here. Each
+/// mutating method takes the sysroot lock, reads the current state from disk, computes a plan
+/// (pure), and applies it with one crash-safe transaction.
+public final class DeploymentManager: @unchecked Sendable {
+    public let roots: Roots
+    public let sysroot: Sysroot
+
+    public init(_ roots: Roots) throws(BootDeployError) {
+        self.roots = roots
+        sysroot = try Sysroot(roots)
+    }
+
+    func bootPartition() throws(BootDeployError) -> BootPartition { try BootPartition(roots) }
+
+    // MARK: reading the current state
+
+    struct Current {
+        var boot: BootPartition
+        var entries: BootEntriesState
+        var records: [String: DeploymentRecord]
+        var problems: [String]
+
+        /// The plan that reproduces what is on disk: our entries in boot order, counters as found.
+        var plan: BootPlan {
+            BootPlan(entries.ours.compactMap { o in
+                let parts = o.qualifiedID.split(separator: "/", maxSplits: 1).map(String.init)
+                return PlannedEntry(stateroot: parts[0], id: parts[1], counter: o.name.counter)
+            })
+        }
+    }
+
+    func current(forWriting: Bool) throws(BootDeployError) -> Current {
+        let boot = try bootPartition()
+        let entries = try boot.load()
+        if forWriting, let first = entries.ourErrors.first {
+            throw .badInput(file: first.file, line: first.line, message: first.message + " (fix or remove this entry; nothing was changed)")
+        }
+        let (recs, problems) = try sysroot.records()
+        var byID: [String: DeploymentRecord] = [:]
+        for r in recs { byID[r.qualifiedID] = r }
+        if forWriting {
+            for o in entries.ours where byID[o.qualifiedID] == nil {
+                throw .badInput(file: "\(boot.path)/\(entries.entriesPath ?? "loader/entries")/\(o.name.fileName)", line: 0,
+                                message: "entry for \(o.qualifiedID), which has no deployment record (nothing was changed)")
+            }
+        }
+        return Current(boot: boot, entries: entries, records: byID, problems: problems)
+    }
+
+    func commit(_ plan: BootPlan, _ cur: Current, extraRecords: [DeploymentRecord] = []) throws(BootDeployError) {
+        var records = cur.records
+        for r in extraRecords { records[r.qualifiedID] = r }
+        let tx = EntryTransaction(boot: cur.boot, state: cur.entries)
+        try tx.apply { (top: Int?) throws(BootDeployError) -> [RenderedEntry] in
+            try EntryRenderer.render(plan, records: records, top: top)
+        }
+    }
+
+    /// Finds a deployment by `ID` or `STATEROOT/ID`.
+    func resolve(_ ref: String, in cur: Current) throws(BootDeployError) -> DeploymentRecord {
+        if ref.contains("/") {
+            if let r = cur.records[ref] { return r }
+            throw .notFound("no deployment \(quoted(ref))")
+        }
+        try Names.validate(ref, kind: "deployment id")
+        let hits = cur.records.values.filter { $0.id == ref }
+        if hits.count == 1 { return hits[0] }
+        if hits.isEmpty { throw .notFound("no deployment \(quoted(ref)); 'boot-deploy status' lists them") }
+        throw .refused("deployment id \(ref) exists in several stateroots (\(hits.map(\.stateroot).sorted().joined(separator: ", "))); name it as STATEROOT/ID")
+    }
+
+    /// The deployment that is running now, from prepare-root's `booted.json`.
+    public func booted() -> BootedDeployment? {
+        guard let d = try? Directory.open(roots.runDir), let bytes = try? d.readFile("booted.json") else { return nil }
+        return try? JSONDecoder().decode(BootedDeployment.self, from: Data(bytes))
+    }
+
+    // MARK: commands
+
+    public func initStateroot(_ name: String) throws(BootDeployError) {
+        try sysroot.initStateroot(name)
+    }
+
+    /// Makes a deployment from an OS tree and makes it the default. Returns its record.
+    @discardableResult
+    public func deploy(_ req: DeployRequest) throws(BootDeployError) -> DeploymentRecord {
+        try Names.validate(req.stateroot, kind: "stateroot")
+        if let v = req.version { try checkText(v, what: "version") }
+        if let t = req.title { try checkText(t, what: "title") }
+        for k in req.kargs { try checkKarg(k) }
+        guard req.tries >= 0 && req.tries <= 9 else { throw .refused("--tries must be 0...9 (the counter is written as one digit)") }
+        let deployDir = try sysroot.deployDir(req.stateroot)
+        let tree = try sys { () throws(SystemError) in try Directory.open(req.tree) }
+        let artifacts = try KernelStore.find(in: tree, treePath: req.tree)
+        let osRelease = OSRelease(tree: tree)
+        let lock = try sysroot.lock()
+        defer { withExtendedLifetime(lock) {} }
+        let cur = try current(forWriting: true)
+
+        var kargs = req.kargs
+        if !kargs.contains(where: { KernelArguments.key(of: $0) == "root" }) {
+            kargs.insert(try sysroot.defaultRootArgument(), at: 0)
+            if !kargs.contains("rw") && !kargs.contains("ro") { kargs.insert("rw", at: 1) }
+        }
+        // The id: content prefix plus a serial, unique within the stateroot.
+        let prefix = String((req.digest.map { SHA256.hex(Array($0.utf8)) } ?? artifacts.digest).prefix(12))
+        var serial = 0
+        while deployDir.exists("\(prefix).\(serial)") || deployDir.exists("\(prefix).\(serial).json") || deployDir.exists(".\(prefix).\(serial).tmp") { serial += 1 }
+        let id = "\(prefix).\(serial)"
+        let version = req.version ?? osRelease["VERSION_ID"] ?? osRelease["VERSION"] ?? "0"
+        let title = req.title ?? osRelease["PRETTY_NAME"] ?? "\(req.stateroot) \(version)"
+        let extra = try sysroot.extraBinds(req.stateroot)
+        let record = DeploymentRecord(
+            stateroot: req.stateroot, id: id, version: version, title: title, digest: req.digest ?? artifacts.digest,
+            kernelVersion: artifacts.kernelVersion, kernelDir: "bootdeploy/\(req.stateroot)/\(artifacts.digest)",
+            hasDevicetree: artifacts.hasDevicetree, kargs: kargs, pinned: false, created: isoNow(),
+            layout: LayoutConfig.defaultLayout(stateroot: req.stateroot, id: id, extra: extra))
+
+        // 1. The tree, then its record: nothing on /boot names them yet, so a crash here leaves
+        //    only garbage that cleanup removes.
+        try placeTree(tree, path: req.tree, into: deployDir, id: id, move: req.move, stateroot: req.stateroot)
+        var storedKernel: (path: String, written: Bool)? = nil
+        do {
+            try sys { () throws(SystemError) in try deployDir.replaceFile("\(id).json", record.encoded()) }
+            if req.softwareCounter {
+                try sys { () throws(SystemError) in try deployDir.replaceFile("\(id).attempts", Array("0\n".utf8)) }
+            }
+            // 2. Kernel and initramfs, flushed before any entry names them.
+            storedKernel = try KernelStore(boot: cur.boot).store(artifacts, stateroot: req.stateroot)
+            // 3. The entry set, in one transaction.
+            let plan = cur.plan.deploying(stateroot: req.stateroot, id: id, tries: req.tries)
+            try commit(plan, cur, extraRecords: [record])
+        } catch {
+            // Undo what no entry references: the deployment, its record, a kernel written now.
+            try? sys { () throws(SystemError) in
+                try deployDir.removeTree(id)
+                try deployDir.remove("\(id).json")
+                try deployDir.remove("\(id).attempts")
+                try deployDir.sync()
+            }
+            if let k = storedKernel, k.written { try? KernelStore(boot: cur.boot).remove(k.path) }
+            throw error
+        }
+        return record
+    }
+
+    func placeTree(_ tree: Directory, path: String, into deployDir: Directory, id: String, move: Bool, stateroot: String) throws(BootDeployError) {
+        let tmp = ".\(id).tmp"
+        let sameFS = tree.deviceNumber == deployDir.deviceNumber
+        if move && !sameFS { throw .refused("--move needs the tree on the same filesystem as \(deployDir.path)") }
+        do {
+            try sys { () throws(SystemError) in
+                if move {
+                    // Renaming needs the parent of the tree; `path` names it.
+                    let trimmed = path.hasSuffix("/") ? String(path.dropLast()) : path
+                    let slash = trimmed.lastIndex(of: "/")
+                    let parentPath = slash.map { $0 == trimmed.startIndex ? "/" : String(trimmed[..<$0]) } ?? "."
+                    let base = slash.map { String(trimmed[trimmed.index(after: $0)...]) } ?? trimmed
+                    let parent = try Directory.open(parentPath)
+                    try parent.rename(base, to: tmp, in: deployDir)
+                } else {
+                    try deployDir.makeDirectory(tmp)
+                    let t = try deployDir.openDirectory(tmp)
+                    var linker = TreeCopy(link: sameFS)
+                    try linker.copyContents(of: tree, into: t, excluding: ["etc"])
+                    // /etc is always a real copy: it is edited in place, and the tree it came
+                    // from must not change with it.
+                    if (try? tree.kind("etc")) == .directory {
+                        try t.makeDirectory("etc")
+                        var copier = TreeCopy(link: false)
+                        try copier.copyContents(of: try tree.openDirectory("etc"), into: try t.openDirectory("etc"))
+                        let st = try tree.status("etc")
+                        try t.setMetadata("etc", uid: st.st_uid, gid: st.st_gid, mode: st.st_mode & 0o7777, mtime: st.st_mtim, isSymlink: false)
+                    }
+                    let st = try tree.status(".")
+                    try deployDir.setMetadata(tmp, uid: st.st_uid, gid: st.st_gid, mode: st.st_mode & 0o7777, mtime: nil, isSymlink: false)
+                }
+                let t = try deployDir.openDirectory(tmp)
+                // Mount points of the layout, and the pristine vendor /etc for the three-way merge.
+                try t.makeDirectory("sysroot")
+                try t.makeDirectory("var")
+                if (try? t.kind("usr/etc")) == .missing, (try? t.kind("etc")) == .directory {
+                    try t.makeDirectory("usr/etc")
+                    var copier = TreeCopy(link: false)
+                    try copier.copyContents(of: try t.openDirectory("etc"), into: try t.openDirectory("usr/etc"))
+                }
+                // The first deployment of a stateroot seeds its shared /var from the tree.
+                let base = try Directory.open(deployDir.path + "/..")
+                let varDir = try base.openDirectory("var")
+                if try varDir.entries().isEmpty, (try? t.kind("var")) == .directory {
+                    var copier = TreeCopy(link: false)
+                    try copier.copyContents(of: try t.openDirectory("var"), into: varDir)
+                }
+                try t.syncFilesystem()
+                try deployDir.rename(tmp, to: id)
+                try deployDir.sync()
+            }
+        } catch {
+            try? sys { () throws(SystemError) in try deployDir.removeTree(tmp) }
+            throw error
+        }
+    }
+
+    func checkText(_ s: String, what: String) throws(BootDeployError) {
+        if s.isEmpty || s.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) {
+            throw .invalidName(kind: what, value: s, reason: s.isEmpty ? "empty" : "contains a control character or newline")
+        }
+    }
+
+    func checkKarg(_ k: String) throws(BootDeployError) {
+        if k.isEmpty || k.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) {
+            throw .invalidName(kind: "kernel argument", value: k, reason: "empty or contains a control character")
+        }
+        if KernelArguments.key(of: k) == "bootdeploy" {
+            throw .invalidName(kind: "kernel argument", value: k, reason: "bootdeploy= is set by boot-deploy itself")
+        }
+        if KernelArguments(parsing: k).parameters.count != 1 {
+            throw .invalidName(kind: "kernel argument", value: k, reason: "one argument per --karg (quote values with spaces as key=\"a b\")")
+        }
+    }
+
+    /// The previous deployment becomes the default; the current one stays, second.
+    public func rollback() throws(BootDeployError) {
+        let lock = try sysroot.lock()
+        defer { withExtendedLifetime(lock) {} }
+        let cur = try current(forWriting: true)
+        try commit(try cur.plan.rollingBack(), cur)
+    }
+
+    public func setDefault(_ ref: String) throws(BootDeployError) {
+        let lock = try sysroot.lock()
+        defer { withExtendedLifetime(lock) {} }
+        let cur = try current(forWriting: true)
+        let r = try resolve(ref, in: cur)
+        try commit(try cur.plan.settingDefault(r.qualifiedID), cur)
+    }
+
+    /// Marks a deployment bad and moves it behind every other entry (health's rollback).
+    public func demote(stateroot: String, id: String) throws(BootDeployError) {
+        let lock = try sysroot.lock()
+        defer { withExtendedLifetime(lock) {} }
+        let cur = try current(forWriting: true)
+        try commit(try cur.plan.demoting("\(stateroot)/\(id)"), cur)
+    }
+
+    public func setPinned(_ ref: String, _ pinned: Bool) throws(BootDeployError) {
+        let lock = try sysroot.lock()
+        defer { withExtendedLifetime(lock) {} }
+        let cur = try current(forWriting: false)
+        var r = try resolve(ref, in: cur)
+        r.pinned = pinned
+        try sysroot.writeRecord(r)
+    }
+
+    /// Removes a deployment: its entry, then its tree and record.
+    public func undeploy(_ ref: String) throws(BootDeployError) {
+        let lock = try sysroot.lock()
+        defer { withExtendedLifetime(lock) {} }
+        let cur = try current(forWriting: true)
+        let r = try resolve(ref, in: cur)
+        if let b = booted(), b.qualifiedID == r.qualifiedID { throw .refused("\(r.qualifiedID) is the booted deployment; it cannot be removed") }
+        if r.pinned { throw .refused("\(r.qualifiedID) is pinned; 'boot-deploy unpin \(r.qualifiedID)' first") }
+        if staged()?.qualifiedID == r.qualifiedID { throw .refused("\(r.qualifiedID) is staged for finalize") }
+        if cur.entries.ours(r.qualifiedID) != nil {
+            try commit(try cur.plan.removing(r.qualifiedID), cur)
+        }
+        try removeDeployment(r)
+        _ = try cleanupKernels(keeping: try current(forWriting: false))
+    }
+
+    func removeDeployment(_ r: DeploymentRecord) throws(BootDeployError) {
+        let d = try sysroot.deployDir(r.stateroot)
+        try sys { () throws(SystemError) in
+            // Record last: a crash midway leaves a record whose tree is partly gone, which
+            // cleanup finishes; an entry never names it any more.
+            try d.removeTree(r.id)
+            try d.remove("\(r.id).attempts")
+            try d.remove("\(r.id).json")
+            try d.sync()
+        }
+    }
+
+    /// What cleanup removed.
+    public struct CleanupReport: Sendable {
+        public var deployments: [String] = []
+        public var kernels: [String] = []
+        public var leftovers: [String] = []
+    }
+
+    /// Removes deployments and kernel directories that no entry references, except pinned, booted
+    /// and staged ones, and what interrupted operations left behind.
+    public func cleanup() throws(BootDeployError) -> CleanupReport {
+        let lock = try sysroot.lock()
+        defer { withExtendedLifetime(lock) {} }
+        var report = CleanupReport()
+        let cur = try current(forWriting: true)
+        try EntryTransaction(boot: cur.boot, state: cur.entries).cleanLeftovers()
+        let live = Set(cur.entries.ours.map(\.qualifiedID))
+        let bootedID = booted()?.qualifiedID
+        let stagedID = staged()?.qualifiedID
+        for r in cur.records.values.sorted(by: { $0.qualifiedID < $1.qualifiedID }) {
+            if live.contains(r.qualifiedID) || r.pinned || r.qualifiedID == bootedID || r.qualifiedID == stagedID { continue }
+            try removeDeployment(r)
+            report.deployments.append(r.qualifiedID)
+        }
+        // Trees without a record: interrupted deploys (`.<id>.tmp`) or leftovers of removal.
+        for sr in try sysroot.stateroots() {
+            let d = try sysroot.deployDir(sr)
+            for name in try sys({ () throws(SystemError) in try d.entries() }) {
+                let isTmp = name.hasPrefix(".") && name.hasSuffix(".tmp")
+                let orphanTree = !name.hasSuffix(".json") && !name.hasSuffix(".attempts") && !name.hasPrefix(".") && !d.exists(name + ".json")
+                let orphanCounter = name.hasSuffix(".attempts") && !d.exists(String(name.dropLast(".attempts".count)) + ".json")
+                if isTmp || orphanTree || orphanCounter {
+                    try sys { () throws(SystemError) in try d.removeTree(name) }
+                    report.leftovers.append("\(sr)/deploy/\(name)")
+                }
+            }
+        }
+        report.kernels = try cleanupKernels(keeping: try current(forWriting: false))
+        return report
+    }
+
+    func cleanupKernels(keeping cur: Current) throws(BootDeployError) -> [String] {
+        var referenced = Set<String>()
+        for o in cur.entries.ours {
+            if let l = o.entry.linux { referenced.insert(String(l.drop { $0 == "/" }.split(separator: "/").dropLast().joined(separator: "/"))) }
+        }
+        // Pinned, booted and staged deployments keep their kernels even without an entry.
+        let keep = Set([booted()?.qualifiedID, staged()?.qualifiedID].compactMap { $0 })
+        for r in cur.records.values where r.pinned || keep.contains(r.qualifiedID) { referenced.insert(r.kernelDir) }
+        var removed: [String] = []
+        let store = KernelStore(boot: cur.boot)
+        for k in store.all() where !referenced.contains(k) {
+            try store.remove(k)
+            removed.append(k)
+        }
+        return removed
+    }
+
+    /// Edits the kernel arguments of a deployment (the default one unless named).
+    public func editKargs(_ ref: String?, append: [String], delete: [String], replace: [String]) throws(BootDeployError) -> [String] {
+        let lock = try sysroot.lock()
+        defer { withExtendedLifetime(lock) {} }
+        let cur = try current(forWriting: true)
+        var r: DeploymentRecord
+        if let ref { r = try resolve(ref, in: cur) } else {
+            guard let d = cur.plan.defaultEntry, let rec = cur.records[d.qualifiedID] else { throw .notFound("there is no default deployment") }
+            r = rec
+        }
+        var k = KernelArguments(r.kargs)
+        for spec in delete {
+            if KernelArguments.key(of: spec) == "bootdeploy" { throw .refused("bootdeploy= is managed by boot-deploy") }
+            if k.delete(spec) == 0 { throw .notFound("no kernel argument \(quoted(spec)) on \(r.qualifiedID)") }
+        }
+        for spec in replace {
+            guard spec.contains("=") else { throw .refused("--replace wants KEY=VALUE, got \(quoted(spec))") }
+            try checkKarg(spec)
+            if k.replace(spec) == 0 { throw .notFound("no kernel argument \(quoted(KernelArguments.key(of: spec))) to replace on \(r.qualifiedID)") }
+        }
+        for spec in append {
+            try checkKarg(spec)
+            k.append(spec)
+        }
+        if k.parameters == r.kargs { return r.kargs }
+        let old = r
+        r.kargs = k.parameters
+        // Record first, then /boot: if the transaction fails, the record goes back.
+        try sysroot.writeRecord(r)
+        do {
+            if cur.entries.ours(r.qualifiedID) != nil { try commit(cur.plan, cur, extraRecords: [r]) }
+        } catch {
+            try? sysroot.writeRecord(old)
+            throw error
+        }
+        return r.kargs
+    }
+
+    // MARK: staged deployments (see Staging/)
+
+    public func staged() -> StagedDeployment? {
+        guard let d = try? Directory.open(roots.runDir), let bytes = try? d.readFile("staged.json") else { return nil }
+        return try? JSONDecoder().decode(StagedDeployment.self, from: Data(bytes))
+    }
+}
+
+/// What prepare-root wrote about this boot (`/run/bootdeploy/booted.json`).
+public struct BootedDeployment: Codable, Sendable {
+    public var schema: Int?
+    public var stateroot: String
+    public var id: String
+    public var loaderEntry: String?
+    public var softwareAttempts: Int?
+    public var bootedAt: Int?
+    public var qualifiedID: String { "\(stateroot)/\(id)" }
+}
+
+/// A deployment waiting for finalize (`/run/bootdeploy/staged.json`).
+public struct StagedDeployment: Codable, Sendable {
+    public var schema: Int = 1
+    public var stateroot: String
+    public var id: String
+    public var tries: Int
+    public var locked: Bool
+    public var staged: String
+    public var qualifiedID: String { "\(stateroot)/\(id)" }
+}
+
+/// `usr/lib/os-release` (or `etc/os-release`) of a tree, for default version and title.
+struct OSRelease {
+    var values: [String: String] = [:]
+    init(tree: Directory) {
+        let text = (try? tree.readText("usr/lib/os-release")) ?? (try? tree.readText("etc/os-release")) ?? ""
+        for line in text.split(separator: "\n") {
+            guard let eq = line.firstIndex(of: "="), !line.hasPrefix("#") else { continue }
+            var v = String(line[line.index(after: eq)...])
+            if v.count >= 2, let f = v.first, f == "\"" || f == "'", v.last == f { v = String(v.dropFirst().dropLast()) }
+            if v.utf8.contains(where: { $0 < 0x20 }) { continue }
+            values[String(line[..<eq])] = v
+        }
+    }
+    subscript(_ k: String) -> String? { values[k].flatMap { $0.isEmpty ? nil : $0 } }
+}

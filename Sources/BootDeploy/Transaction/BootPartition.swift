@@ -1,0 +1,132 @@
+import BootDeploySystem
+
+/// What is on /boot now: our entries in boot order, the foreign ones, and what could not be read.
+public struct BootEntriesState: Sendable {
+    /// One of our entries as found on disk.
+    public struct Ours: Sendable, Equatable {
+        public var qualifiedID: String
+        public var name: EntryFileName
+        public var entry: BootEntry
+    }
+
+    /// Entries directory relative to the boot root (`loader.3/entries`, `loader/entries`), nil
+    /// when there is none yet.
+    public var entriesPath: String?
+    /// Our entries, in the order systemd-boot boots them (first = default).
+    public var ours: [Ours]
+    /// Foreign `.conf` entries that parsed, in boot order (among themselves).
+    public var foreign: [LoadedEntry]
+    /// Every file in the entries directory that is not ours, carried over byte for byte.
+    public var foreignFiles: [String]
+    /// Malformed entries of ours (`bd-*.conf`): mutating commands refuse to run over them.
+    public var ourErrors: [EntryParseError]
+    /// Malformed foreign entries: reported, tolerated, never touched.
+    public var foreignErrors: [EntryParseError]
+    /// Every entry (ours and foreign) in systemd-boot order, for display.
+    public var all: [LoadedEntry]
+
+    public func ours(_ qid: String) -> Ours? { ours.first { $0.qualifiedID == qid } }
+}
+
+/// The partition holding the boot entries and the kernels, and how its entry set is swapped.
+public final class BootPartition: @unchecked Sendable {
+    public let path: String
+    public let dir: Directory
+    public let filesystem: FilesystemKind
+    public let strategy: EntryStrategy
+    let freeze: Bool
+
+    public init(_ roots: Roots) throws(BootDeployError) {
+        path = roots.boot
+        dir = try sys { () throws(SystemError) in try Directory.open(roots.boot) }
+        filesystem = FilesystemKind(magic: dir.filesystemType())
+        if roots.strategy == .auto {
+            strategy = filesystem.supportsSymlinks ? .symlink : .exchange
+        } else {
+            strategy = roots.strategy
+        }
+        freeze = roots.freeze
+    }
+
+    /// The current entries directory, relative to the boot root.
+    public func currentEntriesPath() throws(BootDeployError) -> String? {
+        switch try sys({ () throws(SystemError) in try dir.kind("loader") }) {
+        case .symlink:
+            let target = try sys { () throws(SystemError) in try dir.readLink("loader") }
+            guard Self.isGeneration(target) else {
+                throw .badInput(file: "\(path)/loader", line: 0, message: "symlink to \(quoted(target)), expected loader.N")
+            }
+            return (try? dir.kind(target + "/entries")) == .directory ? target + "/entries" : nil
+        case .directory:
+            return (try? dir.kind("loader/entries")) == .directory ? "loader/entries" : nil
+        case .missing:
+            return nil
+        default:
+            throw .badInput(file: "\(path)/loader", line: 0, message: "neither a directory nor a symlink")
+        }
+    }
+
+    static func isGeneration(_ name: String) -> Bool {
+        guard name.hasPrefix("loader.") else { return false }
+        let n = name.dropFirst("loader.".count)
+        return !n.isEmpty && n.allSatisfy { $0.isASCII && $0.isNumber }
+    }
+
+    /// Reads the entry set. Never fails because of a malformed entry: those are collected.
+    public func load() throws(BootDeployError) -> BootEntriesState {
+        var state = BootEntriesState(entriesPath: nil, ours: [], foreign: [], foreignFiles: [], ourErrors: [], foreignErrors: [], all: [])
+        guard let rel = try currentEntriesPath() else { return state }
+        state.entriesPath = rel
+        let d = try sys { () throws(SystemError) in try dir.openDirectory(rel, noFollow: false) }
+        var loaded: [LoadedEntry] = []
+        var ourIDs: [String: String] = [:]
+        for file in try sys({ () throws(SystemError) in try d.entries() }) {
+            let full = "\(path)/\(rel)/\(file)"
+            let isOurs = file.hasPrefix("bd-")
+            guard let name = EntryFileName(file), (try? d.kind(file)) == .file else {
+                if isOurs && file.hasSuffix(".conf") {
+                    state.ourErrors.append(EntryParseError(file: full, line: 0, message: "not a regular entry file"))
+                } else {
+                    state.foreignFiles.append(file)
+                }
+                continue
+            }
+            let text: String
+            do { text = try d.readText(file) } catch {
+                let e = EntryParseError(file: full, line: 0, message: error.description)
+                if isOurs { state.ourErrors.append(e) } else { state.foreignErrors.append(e); state.foreignFiles.append(file) }
+                continue
+            }
+            let entry: BootEntry
+            do { entry = try BootEntry.parse(text, file: full) } catch {
+                if isOurs { state.ourErrors.append(error) } else { state.foreignErrors.append(error); state.foreignFiles.append(file) }
+                continue
+            }
+            let le = LoadedEntry(name: name, entry: entry)
+            loaded.append(le)
+            if isOurs {
+                let qid = KernelArguments(parsing: entry.commandLine).value("bootdeploy")
+                guard let qid, let slash = qid.firstIndex(of: "/"), Names.isValid(String(qid[..<slash])),
+                      Names.isValid(String(qid[qid.index(after: slash)...])) else {
+                    state.ourErrors.append(EntryParseError(file: full, line: 0, message: "entry of ours without a valid bootdeploy=STATEROOT/ID option"))
+                    continue
+                }
+                if let other = ourIDs[qid] {
+                    state.ourErrors.append(EntryParseError(file: full, line: 0, message: "second entry for \(qid) (also \(other))"))
+                    continue
+                }
+                ourIDs[qid] = file
+                state.ours.append(.init(qualifiedID: qid, name: name, entry: entry))
+            } else {
+                state.foreignFiles.append(file)
+                state.foreign.append(le)
+            }
+        }
+        let order = BootOrder.systemdBoot(loaded)
+        state.all = order
+        func pos(_ n: EntryFileName) -> Int { order.firstIndex { $0.name == n } ?? Int.max }
+        state.ours.sort { pos($0.name) < pos($1.name) }
+        state.foreign.sort { pos($0.name) < pos($1.name) }
+        return state
+    }
+}
