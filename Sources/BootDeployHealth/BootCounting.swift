@@ -1,0 +1,215 @@
+import BootDeploy
+import BootDeploySystem
+import Glibc
+
+/// The boot counter of the booted deployment, whichever backend keeps it, with the two operations
+/// that change it. Same meaning everywhere: blessing makes the deployment good (no more counting),
+/// marking bad leaves it no tries so the boot loader (or the ordering) passes over it.
+///
+/// All mutating calls must be made with the sysroot lock held.
+struct BootCounting {
+    enum Backend: String { case bls, grubenv, software, none }
+
+    var backend: Backend
+    var deployment: DeploymentRef
+    var boot: String
+    var sysroot: String
+    /// bls: the current file name of the booted entry, and its live directory.
+    var entryName: String?
+    var entries: BootEntries?
+    /// bls: the name the boot loader gave the entry at this boot (LoaderBootCountPath), which keeps
+    /// the DONE count after blessing dropped it from the file name.
+    var bootedName: String?
+    /// grubenv: the file (relative to `boot`).
+    var grubenvPath: String?
+    /// software: the attempts so far (nil = no file = blessed).
+    var attempts: Int?
+    var warnings: [String] = []
+
+    static let grubenvCandidates = ["grub2/grubenv", "grub/grubenv"]
+
+    /// Finds the counter of `deployment`. `choice` forces a backend; `auto` takes the first that
+    /// shows a counter for this boot: a counted BLS entry, a software counter file, a grubenv with
+    /// `boot_counter`; else the BLS entry (blessed), else none.
+    static func detect(deployment: DeploymentRef, boot: String, sysroot: String, efivars: String,
+                       choice: HealthConfig.CounterChoice, knownBootedName: String?) throws -> BootCounting {
+        var c = BootCounting(backend: .none, deployment: deployment, boot: boot, sysroot: sysroot)
+        // BLS: the entry carrying bootdeploy=<deployment>.
+        if let entries = try? BootEntries.load(boot: boot) {
+            let mine = entries.files(of: deployment)
+            let efi = EFIVariables.bootCountEntry(efivars: efivars)
+            if let efi, !mine.contains(efi), entries.files.contains(where: { $0.name == efi }) || !mine.isEmpty {
+                c.warnings.append("LoaderBootCountPath names \(efi), which is not an entry of \(deployment); trusting bootdeploy= on the command line")
+            }
+            if !mine.isEmpty {
+                c.entries = entries
+                if let efi, mine.contains(efi) {
+                    c.entryName = efi
+                } else {
+                    // Prefer the counted name: a blessed twin beside it is the stale one.
+                    c.entryName = mine.first { EntryFileName($0)?.counter != nil } ?? mine.first
+                }
+                if let efi, EntryFileName(efi)?.counter != nil { c.bootedName = efi } else { c.bootedName = knownBootedName }
+            }
+        }
+        let attemptsFile = "bootdeploy/\(deployment.stateroot)/deploy/\(deployment.id).attempts"
+        if let root = try? Directory.open(sysroot), root.exists(attemptsFile) {
+            let text = (try? root.readText(attemptsFile)) ?? ""
+            guard let n = Int(text.trimmingSpaces), n >= 0 else {
+                throw HealthError.invalid("\(sysroot)/\(attemptsFile): not a number of attempts: '\(text.trimmingSpaces)'")
+            }
+            c.attempts = n
+        }
+        if let b = try? Directory.open(boot) {
+            c.grubenvPath = grubenvCandidates.first { (try? b.kind($0, followLinks: true)) == .file }
+        }
+        let blsCounted = c.entryName.flatMap { EntryFileName($0)?.counter } != nil
+        let grubCounting = c.grubenvPath.flatMap { try? c.readGrubenv($0) }.map { $0["boot_counter"] != nil } ?? false
+        switch choice {
+        case .bls: c.backend = .bls
+        case .grubenv: c.backend = .grubenv
+        case .software: c.backend = .software
+        case .none: c.backend = .none
+        case .auto:
+            if blsCounted { c.backend = .bls }
+            else if c.attempts != nil { c.backend = .software }
+            else if grubCounting { c.backend = .grubenv }
+            else if c.entryName != nil { c.backend = .bls }
+            else { c.backend = .none }
+        }
+        if c.backend == .bls && c.entryName == nil {
+            throw HealthError.invalid("no entry in \(boot)/loader/entries carries bootdeploy=\(deployment)")
+        }
+        if c.backend == .grubenv && c.grubenvPath == nil {
+            throw HealthError.invalid("no grubenv in \(boot) (looked for \(grubenvCandidates.joined(separator: ", ")))")
+        }
+        return c
+    }
+
+    /// The state the counter shows right now (`bad` set is the software backend's memory).
+    func state(badList: [String]) -> DeploymentHealth {
+        if badList.contains(deployment.description) && backend != .bls { return .bad }
+        switch backend {
+        case .bls:
+            return EntryFileName(entryName ?? "").map { DeploymentHealth(rawValue: $0.state.rawValue)! } ?? .good
+        case .grubenv:
+            guard let p = grubenvPath, let env = try? readGrubenv(p) else { return .good }
+            if env["boot_counter"] == nil || env["boot_success"] == "1" { return .good }
+            return env["boot_counter"] == "0" ? .bad : .indeterminate
+        case .software:
+            return attempts == nil ? .good : .indeterminate
+        case .none:
+            return .good
+        }
+    }
+
+    var counterFields: (left: Int?, done: Int?) {
+        guard backend == .bls, let c = EntryFileName(entryName ?? "")?.counter else { return (nil, nil) }
+        return (c.left, c.done)
+    }
+
+    func readGrubenv(_ path: String) throws -> GrubEnvironment {
+        let b = try Directory.open(boot)
+        return try GrubEnvironment(parsing: try b.readFile(path, limit: 1 << 20), file: "\(boot)/\(path)")
+    }
+
+    func writeGrubenv(_ path: String, _ env: GrubEnvironment) throws {
+        let b = try Directory.open(boot)
+        let slash = path.lastIndex(of: "/")
+        let dir = slash.map { try? b.openDirectory(String(path[..<$0]), noFollow: false) } ?? b
+        guard let dir else { throw HealthError.invalid("\(boot)/\(path): directory missing") }
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        try dir.replaceFile(name, try env.render())
+    }
+
+    /// Blesses the booted deployment. Returns what was done, for the log.
+    mutating func bless() throws -> String {
+        switch backend {
+        case .bls:
+            guard let entries, let current = entryName, let name = EntryFileName(current) else { return "no entry" }
+            let target = name.blessed().fileName
+            if target == current { return "\(current) is already blessed" }
+            let mine = entries.files(of: deployment)
+            if mine.contains(target) {
+                // A stale blessed twin of the same deployment: systemd-bless-boot gives up here
+                // (its rename refuses to replace), and the deployment would stay counted forever.
+                // The counted file is the one that booted and passed, so it wins: one atomic rename
+                // over the twin leaves exactly one blessed entry.
+                try entries.directory.rename(current, to: target)
+            } else if entries.files.contains(where: { $0.name == target }) {
+                throw HealthError.refused("cannot bless \(current): \(target) exists and belongs to another deployment; not touching it")
+            } else {
+                try entries.directory.rename(current, to: target, noReplace: true)
+            }
+            try entries.directory.sync()
+            entryName = target
+            return "renamed \(current) to \(target)"
+        case .grubenv:
+            guard let p = grubenvPath else { return "no grubenv" }
+            var env = try readGrubenv(p)
+            env.set("boot_success", "1")
+            env.unset("boot_counter")
+            try writeGrubenv(p, env)
+            return "set boot_success=1, unset boot_counter in \(boot)/\(p)"
+        case .software:
+            let dir = try Directory.open(sysroot).openDirectory("bootdeploy/\(deployment.stateroot)/deploy")
+            try dir.remove("\(deployment.id).attempts")
+            try dir.sync()
+            attempts = nil
+            return "removed \(dir.path)/\(deployment.id).attempts"
+        case .none:
+            return "no boot counter to reset"
+        }
+    }
+
+    /// Marks the booted deployment bad. Returns what was done, for the log.
+    mutating func markBad() throws -> String {
+        switch backend {
+        case .bls:
+            guard let entries, let current = entryName, let name = EntryFileName(current) else { return "no entry" }
+            // After blessing the file name no longer shows DONE; the name the boot loader gave it at
+            // this boot still does.
+            var bad = name.markedBad()
+            if name.counter == nil, let booted = bootedName.flatMap(EntryFileName.init), let done = booted.counter?.done, done > 0 {
+                bad = EntryFileName(id: name.id, counter: BootCounterValue(left: 0, done: done))
+            }
+            let target = bad.fileName
+            let mine = entries.files(of: deployment)
+            var did = ""
+            if target != current {
+                if entries.files.contains(where: { $0.name == target }) && !mine.contains(target) {
+                    throw HealthError.refused("cannot mark \(current) bad: \(target) exists and belongs to another deployment")
+                }
+                try entries.directory.rename(current, to: target)
+                did = "renamed \(current) to \(target)"
+            } else {
+                did = "\(current) is already marked bad"
+            }
+            // A stale twin of the same entry that still has tries (or none, i.e. blessed) would be
+            // booted in its place: remove it, so that the bad mark holds.
+            for twin in mine where twin != current && twin != target {
+                if let t = EntryFileName(twin), t.id == name.id, t.state != .bad {
+                    try entries.directory.remove(twin)
+                    did += "; removed stale twin \(twin)"
+                }
+            }
+            try entries.directory.sync()
+            entryName = target
+            return did
+        case .grubenv:
+            guard let p = grubenvPath else { return "no grubenv" }
+            var env = try readGrubenv(p)
+            env.set("boot_success", "0")
+            env.set("boot_counter", "0")
+            try writeGrubenv(p, env)
+            return "set boot_success=0 boot_counter=0 in \(boot)/\(p)"
+        case .software:
+            return "recorded as bad in the status file (\(attempts ?? 0) attempts)"
+        case .none:
+            return "recorded as bad in the status file"
+        }
+    }
+}
+
+/// The entries layer's counter value (named apart from early boot's `BootCounter` file helper).
+typealias BootCounterValue = BootDeploy.BootCounter
