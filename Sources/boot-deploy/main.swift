@@ -1,1 +1,222 @@
+import ArgumentParser
 import BootDeploy
+import BootDeployEarlyBoot
+import Glibc
+
+/// Options shared by every command: the roots it works on.
+struct RootOptions: ParsableArguments {
+    @Option(help: "The physical root holding bootdeploy/ (in the initramfs and on an image: its mount point).")
+    var sysroot: String = "/sysroot"
+
+    @Option(help: "The boot partition holding loader/entries. Default: XBOOTLDR, else the ESP, else /boot, as bootctl finds them.")
+    var boot: String?
+
+    @Option(help: "Per-boot state: booted.json, staged.json.")
+    var runDir: String = "/run/bootdeploy"
+
+    @Option(help: "How /boot's entry set is swapped: auto, symlink, exchange, per-file.")
+    var bootStrategy: String = "auto"
+
+    @Flag(help: "Fail at once instead of waiting when another writer holds the sysroot lock.")
+    var noWait = false
+
+    @Flag(help: "Do not freeze/thaw an ext4/xfs /boot after a swap (syncfs only).")
+    var noFreeze = false
+
+    func validate() throws {
+        guard EntryStrategy(rawValue: bootStrategy) != nil else {
+            throw ValidationError("--boot-strategy must be one of: \(EntryStrategy.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+    }
+
+    func manager() throws -> DeploymentManager {
+        let bootPath = try boot ?? BootLocator.locate().path
+        return try DeploymentManager(Roots(sysroot: sysroot, boot: bootPath, runDir: runDir,
+                                           strategy: EntryStrategy(rawValue: bootStrategy) ?? .auto,
+                                           waitForLock: !noWait, freeze: !noFreeze))
+    }
+}
+
+/// Runs a command body and turns our errors into one clear line and exit status 1.
+func guarded(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let e as BootDeployError {
+        FileHandle.stderr("boot-deploy: \(e)\n")
+        throw ExitCode(1)
+    }
+}
+
+enum FileHandle {
+    static func stderr(_ s: String) { _ = s.withCString { write(2, $0, strlen($0)) } }
+}
+
+@main
+struct BootDeployCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "boot-deploy",
+        abstract: "Deploy OS trees side by side and keep /boot's Boot Loader Spec entries correct through every change.",
+        subcommands: [Init.self, Deploy.self, Status.self, Rollback.self, SetDefault.self, Pin.self, Unpin.self,
+                      Undeploy.self, Cleanup.self, Kargs.self, Validate.self, PrepareRootCommand.self])
+
+    struct Init: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create the layout for a stateroot and its shared /var.")
+        @OptionGroup var roots: RootOptions
+        @Option(help: "Name of the stateroot (letters, digits, . _ -).") var stateroot: String
+        func run() throws {
+            try guarded {
+                let d = try DeploymentManager(Roots(sysroot: roots.sysroot, boot: roots.boot ?? roots.sysroot))
+                try d.initStateroot(stateroot)
+            }
+        }
+    }
+
+    struct Deploy: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make a deployment from a prepared OS tree and make it the default.",
+            discussion: "The tree holds its kernel at usr/lib/modules/KVER/vmlinuz and initramfs at usr/lib/modules/KVER/initramfs.img. Prints the new deployment's id.")
+        @OptionGroup var roots: RootOptions
+        @Option var stateroot: String
+        @Option(help: "The prepared OS tree.") var tree: String
+        @Option(help: "Version shown in status (default: VERSION_ID of the tree's os-release).") var version: String?
+        @Option(help: "Title of the boot entry (default: PRETTY_NAME of the tree's os-release).") var title: String?
+        @Option(name: .customLong("karg"), help: "A kernel argument (repeatable). Without root=, the physical root's UUID is used.") var kargs: [String] = []
+        @Option(help: "Boot attempts before the boot loader falls back (0 = no counter).") var tries: Int = 3
+        @Flag(help: "Rename the tree into place instead of hard-linking it (same filesystem).") var move = false
+        @Option(help: "The updater's digest of the content, kept in the record.") var digest: String?
+        @Flag(help: "Keep a software boot counter (for boot loaders that count nothing).") var softwareCounter = false
+        func run() throws {
+            try guarded {
+                let rec = try roots.manager().deploy(DeployRequest(
+                    stateroot: stateroot, tree: tree, version: version, title: title, kargs: kargs, tries: tries,
+                    move: move, digest: digest, softwareCounter: softwareCounter))
+                print(rec.qualifiedID)
+            }
+        }
+    }
+
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every deployment in boot order, with its entry, counter and state.")
+        @OptionGroup var roots: RootOptions
+        @Flag(help: "Print the versioned JSON document (docs/STATUS.md).") var json = false
+        func run() throws {
+            try guarded {
+                let s = try roots.manager().status()
+                if json { print(s.json()); return }
+                print(StatusText.render(s), terminator: "")
+            }
+        }
+    }
+
+    struct Rollback: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Make the previous deployment the default; the current one stays, second.")
+        @OptionGroup var roots: RootOptions
+        func run() throws { try guarded { try roots.manager().rollback() } }
+    }
+
+    struct SetDefault: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "set-default", abstract: "Make a deployment the default.")
+        @OptionGroup var roots: RootOptions
+        @Argument(help: "ID or STATEROOT/ID") var id: String
+        func run() throws { try guarded { try roots.manager().setDefault(id) } }
+    }
+
+    struct Pin: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Keep a deployment through cleanup.")
+        @OptionGroup var roots: RootOptions
+        @Argument var id: String
+        func run() throws { try guarded { try roots.manager().setPinned(id, true) } }
+    }
+
+    struct Unpin: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Let cleanup remove a deployment again.")
+        @OptionGroup var roots: RootOptions
+        @Argument var id: String
+        func run() throws { try guarded { try roots.manager().setPinned(id, false) } }
+    }
+
+    struct Undeploy: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a deployment and its entry (never the booted one, never the last).")
+        @OptionGroup var roots: RootOptions
+        @Argument var id: String
+        func run() throws { try guarded { try roots.manager().undeploy(id) } }
+    }
+
+    struct Cleanup: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove deployments and kernels no entry references (not pinned, booted or staged ones).")
+        @OptionGroup var roots: RootOptions
+        func run() throws {
+            try guarded {
+                let r = try roots.manager().cleanup()
+                for d in r.deployments { print("removed deployment \(d)") }
+                for k in r.kernels { print("removed kernel \(k)") }
+                for l in r.leftovers { print("removed leftover \(l)") }
+            }
+        }
+    }
+
+    struct Kargs: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show or edit the kernel arguments of a deployment (the default one unless named).")
+        @OptionGroup var roots: RootOptions
+        @Option(help: "ID or STATEROOT/ID") var deployment: String?
+        @Option(help: "Append an argument (repeatable).") var append: [String] = []
+        @Option(help: "Delete every argument with this KEY, or exactly KEY=VALUE (repeatable).") var delete: [String] = []
+        @Option(help: "Replace the value of KEY: KEY=VALUE (repeatable).") var replace: [String] = []
+        func run() throws {
+            try guarded {
+                let k = try roots.manager().editKargs(deployment, append: append, delete: delete, replace: replace)
+                print(k.joined(separator: " "))
+            }
+        }
+    }
+
+    struct Validate: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Check /boot: our entries parse and name existing kernels and deployments. Exit 1 on any problem.")
+        @OptionGroup var roots: RootOptions
+        func run() throws {
+            try guarded {
+                let r = try roots.manager().validate()
+                for c in r.checked { print("ok      \(c)") }
+                for f in r.foreign { print("foreign \(f)") }
+                for p in r.problems { print("PROBLEM \(p)") }
+                if !r.problems.isEmpty { throw ExitCode(1) }
+            }
+        }
+    }
+
+    struct PrepareRootCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "prepare-root",
+            abstract: "In the initramfs: turn /sysroot into the deployment named by bootdeploy= (same as bd-prepare-root).")
+        @Argument(parsing: .captureForPassthrough) var arguments: [String] = []
+        func run() throws {
+            let rc = PrepareRoot.main(["bd-prepare-root"] + arguments)
+            if rc != 0 { throw ExitCode(rc) }
+        }
+    }
+}
+
+/// The human-readable status table.
+enum StatusText {
+    static func render(_ s: BootStatus) -> String {
+        var out = "boot: \(s.boot) (\(s.bootStrategy))\n"
+        if let f = s.finalizeFailure { out += "FINALIZE FAILED on the last shutdown: \(f)\n" }
+        if s.deployments.isEmpty { out += "no deployments\n" }
+        for d in s.deployments {
+            var marks: [String] = []
+            if d.default { marks.append("default") }
+            if d.booted { marks.append("booted") }
+            if d.rollbackTarget { marks.append("rollback") }
+            if d.pinned { marks.append("pinned") }
+            if d.staged { marks.append("staged") }
+            let idx = d.index.map { String($0) } ?? "-"
+            let tries = d.triesLeft.map { " tries \($0) left, \(d.triesDone ?? 0) done" } ?? ""
+            out += "\(idx == "0" ? "*" : " ") \(idx) \(d.stateroot)/\(d.id)  \(d.version)  \(d.state?.rawValue ?? "no entry")\(tries)"
+            out += marks.isEmpty ? "\n" : "  [\(marks.joined(separator: ", "))]\n"
+            out += "      \(d.title); entry \(d.entry ?? "-"); kernel \(d.kernelVersion)\n"
+        }
+        for f in s.foreignEntries { out += "  foreign \(f.file) \(f.title ?? "")\n" }
+        for p in s.problems { out += "  PROBLEM \(p)\n" }
+        return out
+    }
+}

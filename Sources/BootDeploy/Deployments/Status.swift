@@ -1,0 +1,137 @@
+import BootDeployEarlyBoot
+import BootDeploySystem
+import FoundationEssentials
+
+/// `boot-deploy status --json`, schema 1 (docs/STATUS.md). Fields are only ever added within a
+/// schema version; a removal or change of meaning bumps `schema`.
+public struct BootStatus: Codable, Sendable {
+    public var schema: Int = 1
+    public var sysroot: String
+    public var boot: String
+    /// The entry strategy in use on /boot: symlink, exchange or per-file.
+    public var bootStrategy: String
+    public var booted: String?
+    public var staged: String?
+    public var deployments: [Deployment]
+    public var foreignEntries: [ForeignEntry]
+    /// Everything that could not be read: malformed entries and records, with file and line.
+    public var problems: [String]
+    /// A failed finalize reported by the next boot, if any.
+    public var finalizeFailure: String?
+
+    public struct Deployment: Codable, Sendable {
+        public var stateroot: String
+        public var id: String
+        public var version: String
+        public var title: String
+        /// Position in boot order (0 = default); nil when no entry names the deployment.
+        public var index: Int?
+        public var `default`: Bool
+        public var booted: Bool
+        public var rollbackTarget: Bool
+        public var pinned: Bool
+        public var staged: Bool
+        public var entry: String?
+        public var triesLeft: Int?
+        public var triesDone: Int?
+        /// good, indeterminate or bad; nil without an entry.
+        public var state: EntryState?
+        public var kernelVersion: String
+        public var kernelDir: String
+        public var kargs: [String]
+        public var created: String
+        public var layout: MountLayout
+        public var softwareAttempts: Int?
+    }
+
+    public struct ForeignEntry: Codable, Sendable {
+        public var file: String
+        public var title: String?
+        public var version: String?
+    }
+
+    public func json() -> String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: (try? enc.encode(self)) ?? Data(), as: UTF8.self)
+    }
+}
+
+extension DeploymentManager {
+    /// Every deployment of every stateroot in boot order, then those without an entry.
+    public func status() throws(BootDeployError) -> BootStatus {
+        let cur = try current(forWriting: false)
+        let bootedID = booted()?.qualifiedID
+        let stagedID = staged()?.qualifiedID
+        var rows: [BootStatus.Deployment] = []
+        var seen = Set<String>()
+        let rollbackID = cur.entries.ours.dropFirst().first { $0.name.state != .bad }?.qualifiedID
+        func row(_ r: DeploymentRecord, index: Int?, entry: BootEntriesState.Ours?) -> BootStatus.Deployment {
+            let attempts = (try? sysroot.deployDir(r.stateroot).readText("\(r.id).attempts")).flatMap { Int($0.filter(\.isNumber)) }
+            return .init(stateroot: r.stateroot, id: r.id, version: r.version, title: r.title, index: index,
+                         default: index == 0, booted: r.qualifiedID == bootedID, rollbackTarget: r.qualifiedID == rollbackID,
+                         pinned: r.pinned, staged: r.qualifiedID == stagedID, entry: entry?.name.fileName,
+                         triesLeft: entry?.name.counter?.left, triesDone: entry?.name.counter?.done, state: entry?.name.state,
+                         kernelVersion: r.kernelVersion, kernelDir: r.kernelDir, kargs: r.kargs, created: r.created,
+                         layout: r.layout, softwareAttempts: attempts)
+        }
+        var problems = cur.problems + cur.entries.ourErrors.map(\.description) + cur.entries.foreignErrors.map(\.description)
+        for (i, o) in cur.entries.ours.enumerated() {
+            guard let r = cur.records[o.qualifiedID] else {
+                problems.append("entry \(o.name.fileName) names \(o.qualifiedID), which has no deployment record")
+                continue
+            }
+            rows.append(row(r, index: i, entry: o))
+            seen.insert(o.qualifiedID)
+        }
+        for r in cur.records.values.sorted(by: { $0.qualifiedID < $1.qualifiedID }) where !seen.contains(r.qualifiedID) {
+            rows.append(row(r, index: nil, entry: nil))
+        }
+        let foreign = cur.entries.foreign.map { BootStatus.ForeignEntry(file: $0.name.fileName, title: $0.entry.title, version: $0.entry.version) }
+        let failure = (try? sysroot.root.readText("bootdeploy/finalize-failed.json"))
+        return BootStatus(sysroot: roots.sysroot, boot: roots.boot, bootStrategy: cur.boot.strategy.rawValue,
+                          booted: bootedID, staged: stagedID, deployments: rows, foreignEntries: foreign,
+                          problems: problems, finalizeFailure: failure)
+    }
+
+    /// The findings of `validate`: problems make it exit non-zero.
+    public struct ValidationReport: Sendable {
+        public var checked: [String] = []
+        public var foreign: [String] = []
+        public var problems: [String] = []
+    }
+
+    /// Checks /boot: every entry of ours parses and names existing kernel/initramfs files and an
+    /// existing deployment. Foreign entries are listed and left alone.
+    public func validate() throws(BootDeployError) -> ValidationReport {
+        let cur = try current(forWriting: false)
+        var rep = ValidationReport()
+        rep.problems += cur.entries.ourErrors.map(\.description)
+        rep.problems += cur.problems
+        let entriesDir = "\(cur.boot.path)/\(cur.entries.entriesPath ?? "loader/entries")"
+        for o in cur.entries.ours {
+            let file = "\(entriesDir)/\(o.name.fileName)"
+            rep.checked.append(o.name.fileName)
+            var paths: [String] = []
+            if let l = o.entry.linux { paths.append(l) } else { rep.problems.append("\(file): no 'linux' line") }
+            paths += o.entry.initrd
+            if o.entry.initrd.isEmpty { rep.problems.append("\(file): no 'initrd' line") }
+            if let dt = o.entry.devicetree { paths.append(dt) }
+            for p in paths {
+                let rel = String(p.drop { $0 == "/" })
+                if rel.split(separator: "/").contains("..") || (try? cur.boot.dir.kind(rel, followLinks: false)) != .file {
+                    rep.problems.append("\(file): \(p) does not exist on \(cur.boot.path)")
+                }
+            }
+            guard let r = cur.records[o.qualifiedID] else {
+                rep.problems.append("\(file): names deployment \(o.qualifiedID), which has no record")
+                continue
+            }
+            if (try? sysroot.deployDir(r.stateroot).kind(r.id)) != .directory {
+                rep.problems.append("\(file): deployment tree \(roots.sysroot)/bootdeploy/\(r.stateroot)/deploy/\(r.id) is missing")
+            }
+        }
+        rep.foreign = cur.entries.foreign.map(\.name.fileName) + cur.entries.foreignErrors.map { "\($0) (malformed, left alone)" }
+        return rep
+    }
+}
