@@ -135,10 +135,12 @@ class Boot:
         self.report = {}
         for raw in self.text.splitlines():
             line = raw.replace("\r", "")
-            i = line.find("BDVM ")
-            if i < 0:
+            if "BDVM-ACTION" in line:
                 continue
-            kv = line[i + 5:]
+            m = re.search(r"(?:^|[^\w-])BDVM (\w+=.*)$", line)
+            if not m:
+                continue
+            kv = m.group(1)
             k, _, v = kv.partition("=")
             self.lines.append((k, v))
             self.report[k] = v.strip()

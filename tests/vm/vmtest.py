@@ -9,6 +9,7 @@ prints `SKIP: scenario N: <what>` and is not counted as passed.
 """
 import argparse
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -40,8 +41,9 @@ def check(cond, what):
 class Env:
     """What every scenario shares: the cached base, the built binaries, the work directory."""
 
-    def __init__(self, base, bindir, work):
+    def __init__(self, base, bindir, work, cache):
         self.base = base
+        self.cache = cache
         self.bindir = bindir
         self.work = work
         self.kver = open(os.path.join(base, "kver")).read().strip()
@@ -79,6 +81,125 @@ class Env:
         """`make install DESTDIR=tree` with our binaries (the release build of this run)."""
         sh(["make", "-C", REPO, "--no-print-directory", "-o", "release", "install", f"DESTDIR={tree}",
             f"RELEASE_BIN={self.bindir}"])
+
+
+    # ---- the project's pieces -------------------------------------------------------------------
+
+    def require(self, *names):
+        """Skips the scenario unless every named piece exists (a tool, a subcommand, the dracut module)."""
+        missing = []
+        for n in names:
+            if n == "dracut-module":
+                if not os.path.isdir(os.path.join(REPO, "dracut/50bootdeploy")) or \
+                        not any(f.endswith(".sh") for f in os.listdir(os.path.join(REPO, "dracut/50bootdeploy"))):
+                    missing.append("dracut/50bootdeploy (module-setup.sh)")
+                continue
+            tool, _, sub = n.partition(" ")
+            path = self.tool(tool)
+            if path is None:
+                missing.append(f"{tool} binary")
+                continue
+            if sub and not self.has_subcommand(path, sub):
+                missing.append(f"`{n}`")
+        if missing:
+            raise Skip("missing " + ", ".join(dict.fromkeys(missing)))
+
+    def has_subcommand(self, path, sub):
+        words = sub.split()
+        r = subprocess.run([path] + words + ["--help"], capture_output=True, text=True)
+        out = r.stdout + r.stderr
+        if r.returncode != 0:
+            return False
+        # A parser that ignores unknown words prints the top-level usage: demand the word in it.
+        return all(w in out for w in words if not w.startswith("-"))
+
+    def bd_initramfs(self, tree):
+        """The initramfs with our dracut module, made inside `tree` (after make install); cached by the
+        content of everything that goes into it."""
+        import hashlib
+        h = hashlib.sha256()
+        for rel in [f"usr/lib/bootdeploy/bd-prepare-root", "usr/lib/dracut/modules.d/50bootdeploy"]:
+            p = os.path.join(tree, rel)
+            files = [p] if os.path.isfile(p) else sorted(
+                os.path.join(d, f) for d, _, fs in os.walk(p) for f in fs)
+            for f in files:
+                h.update(f[len(tree):].encode())
+                h.update(open(f, "rb").read())
+        h.update(open(os.path.join(HERE, "make-initramfs.sh"), "rb").read())
+        h.update(self.base.encode())
+        out = os.path.join(self.cache, f"initramfs-bd-{h.hexdigest()[:16]}.img")
+        if not os.path.exists(out):
+            t0 = time.monotonic()
+            tmp = out + ".tmp"
+            r = subprocess.run([os.path.join(HERE, "make-initramfs.sh"), tree, self.kver, tmp, "bootdeploy",
+                                self.drivers], capture_output=True, text=True)
+            if r.returncode != 0:
+                raise VMError("dracut --add bootdeploy failed:\n" + (r.stdout + r.stderr)[-3000:])
+            os.rename(tmp, out)
+            self.times["dracut-bootdeploy"] = time.monotonic() - t0
+            self.log(f"  initramfs with bootdeploy built in {time.monotonic() - t0:.0f}s")
+        return out
+
+    def os_tree(self, work, name, version, mutate=None, initramfs=None):
+        """A complete OS tree as an updater would hand it to boot-deploy: the base, our tools and units,
+        the report unit, its kernel and (our) initramfs in usr/lib/modules/KVER/."""
+        tree = self.tree_copy(os.path.join(work, name))
+        self.install_guest_bits(tree)
+        self.install_project(tree)
+        os.makedirs(os.path.join(tree, "sysroot"), exist_ok=True)
+        put(os.path.join(tree, "etc/bdvm-version"), version + "\n")
+        # Short health timings: the suite has to finish; the semantics do not depend on them.
+        put(os.path.join(tree, "etc/boot-health/boot-health.conf.d/50-bdvm.conf"),
+            "[Boot]\nGracePeriod=15s\nStartupTimeout=120s\nUnitTimeout=30s\n[Checks]\nTimeout=30s\n")
+        img = initramfs or self.bd_initramfs(tree)
+        kdir = os.path.join(tree, "usr/lib/modules", self.kver)
+        for f in ("initramfs.img",):
+            if os.path.lexists(os.path.join(kdir, f)):
+                os.unlink(os.path.join(kdir, f))
+        shutil.copyfile(img, os.path.join(kdir, "initramfs.img"))
+        if mutate:
+            mutate(tree)
+        return tree
+
+
+def required_failing_service(tree):
+    """A required service that fails: boot-health must count this boot as failed."""
+    put(os.path.join(tree, "etc/systemd/system/bdvm-required.service"),
+        "[Unit]\nDescription=BDVM required service (fails in this version)\n"
+        "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo bdvm-required: failing on purpose; exit 3'\n"
+        "[Install]\nWantedBy=multi-user.target\n")
+    enable(tree, "bdvm-required.service")
+    put(os.path.join(tree, "etc/boot-health/boot-health.conf.d/60-bdvm-required.conf"),
+        "[Unit:bdvm-required.service]\n")
+
+
+def required_good_service(tree):
+    put(os.path.join(tree, "etc/systemd/system/bdvm-required.service"),
+        "[Unit]\nDescription=BDVM required service (works)\n"
+        "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n"
+        "[Install]\nWantedBy=multi-user.target\n")
+    enable(tree, "bdvm-required.service")
+    put(os.path.join(tree, "etc/boot-health/boot-health.conf.d/60-bdvm-required.conf"),
+        "[Unit:bdvm-required.service]\n")
+
+
+def broken_initramfs(tree):
+    """An initramfs the kernel cannot unpack: the kernel panics (panic=5 reboots it), no report ever."""
+    p = None
+    for d, _, fs in os.walk(os.path.join(tree, "usr/lib/modules")):
+        if "initramfs.img" in fs:
+            p = os.path.join(d, "initramfs.img")
+    os.unlink(p)
+    with open(p, "wb") as f:
+        f.write(b"this is not an initramfs\n" * 4096)
+
+
+def enable(tree, unit, target="multi-user.target"):
+    wants = os.path.join(tree, f"etc/systemd/system/{target}.wants")
+    os.makedirs(wants, exist_ok=True)
+    link = os.path.join(wants, unit)
+    if not os.path.lexists(link):
+        os.symlink(f"/etc/systemd/system/{unit}", link)
 
 
 def put(path, text, mode=0o644):
@@ -127,8 +248,386 @@ def scenario_plain(env, work):
     return m
 
 
+# --------------------------------------------------------------------------------------------------
+# Images made with boot-deploy.
+
+ENTRY_RE = re.compile(r"^(?P<base>.+?)(?:\+(?P<left>\d+)(?:-(?P<done>\d+))?)?\.conf$")
+
+
+def parse_entry_name(name):
+    m = ENTRY_RE.match(name)
+    if not m:
+        return None
+    left = m.group("left")
+    return {"name": name, "base": m.group("base"), "left": int(left) if left is not None else None,
+            "done": int(m.group("done") or 0) if left is not None else None}
+
+
+class Setup:
+    """One scenario's machine: a sysroot and an ESP built on the host with boot-deploy, then the disk."""
+
+    STATEROOT = "os"
+
+    def __init__(self, env, work):
+        self.env = env
+        self.work = work
+        self.sysroot = os.path.join(work, "sysroot")
+        self.esp = os.path.join(work, "esp")
+        os.makedirs(self.sysroot)
+        os.makedirs(self.esp)
+        vmlib.make_esp_skeleton(self.esp)
+        self.bd = env.tool("boot-deploy")
+        self.disk = vmlib.Disk(os.path.join(work, "disk.img"))
+        self.machine = None
+        self.ctl = os.path.join(self.sysroot, "bdvm")
+        os.makedirs(os.path.join(self.ctl, "actions"))
+        self.nactions = 0
+        # Where the options go: after the subcommand if its help lists them, else before it.
+        r = subprocess.run([self.bd, "deploy", "--help"], capture_output=True, text=True)
+        self.roots_after = "--sysroot" in (r.stdout + r.stderr)
+
+    def kargs(self):
+        return f"root=PARTUUID={vmlib.ROOT_PARTUUID} rw console=ttyS0 quiet loglevel=3 systemd.show_status=error panic=5"
+
+    def cmd(self, sysroot, boot, sub, *args, tool=None):
+        tool = tool or self.bd
+        roots = ["--sysroot", sysroot, "--boot", boot]
+        if self.roots_after:
+            return [tool] + sub.split() + roots + list(args)
+        return [tool] + roots + sub.split() + list(args)
+
+    def deploy_args(self, tree, version, stage=False):
+        a = ["--stateroot", self.STATEROOT, "--tree", tree, "--version", version]
+        for k in self.kargs().split():
+            a += ["--karg", k]
+        if stage:
+            a.append("--stage")
+        return a
+
+    def run_bd(self, sub, *args):
+        c = self.cmd(self.sysroot, self.esp, sub, *args)
+        r = subprocess.run(c, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise Fail(f"host: {' '.join(c)} failed ({r.returncode}):\n{r.stdout}{r.stderr}")
+        return r.stdout
+
+    def initial(self, tree, version):
+        """The factory image: boot-deploy init, then the first deployment, both offline on the host."""
+        self.run_bd("init", "--stateroot", self.STATEROOT) if self._init_takes_stateroot() else self.run_bd("init")
+        self.run_bd("deploy", *self.deploy_args(tree, version))
+
+    def _init_takes_stateroot(self):
+        r = subprocess.run([self.bd, "init", "--help"], capture_output=True, text=True)
+        return "--stateroot" in (r.stdout + r.stderr)
+
+    def add_update_tree(self, tree, name):
+        """An update's tree inside the physical root, for the guest's own boot-deploy to deploy."""
+        dest = os.path.join(self.ctl, "trees", name)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        sh(["cp", "-al", tree, dest])
+        return f"/sysroot/bdvm/trees/{name}"
+
+    def queue(self, script):
+        """An action for the guest: run once, on the next boot that reaches the report."""
+        self.nactions += 1
+        put(os.path.join(self.ctl, "actions", f"{self.nactions:03d}"), script, 0o755)
+
+    def guest_deploy_script(self, guest_tree, version, stage=False, then="reboot"):
+        c = self.cmd("/sysroot", "/boot", "deploy", *self.deploy_args(guest_tree, version, stage))
+        q = " ".join(shquote(x) for x in c)
+        s = "echo \"BDVM deployStart=$(cut -d' ' -f1 /proc/uptime)\"\n"
+        s += f"{q}\nrc=$?\n"
+        s += "sync\necho \"BDVM deployDone=$rc $(cut -d' ' -f1 /proc/uptime)\"\n"
+        s += "echo \"BDVM afterDeployEntries=$(ls /boot/loader/entries | tr '\\n' ' ')\"\n"
+        if then == "reboot":
+            s += "touch /run/bdvm-no-poweroff\necho \"BDVM rebootRequested=$(cut -d' ' -f1 /proc/uptime)\"\nsystemctl reboot\n"
+        return s
+
+    def every_boot(self, script):
+        put(os.path.join(self.ctl, "every-boot"), script, 0o755)
+
+    def records(self):
+        d = os.path.join(self.sysroot, "bootdeploy", self.STATEROOT, "deploy")
+        out = []
+        for f in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+            if f.endswith(".json"):
+                out.append(json.load(open(os.path.join(d, f))))
+        return out
+
+    def make_disk(self):
+        self.disk.create(self.esp, self.sysroot)
+        self.machine = vmlib.Machine(self.disk, self.work, os.path.basename(self.work))
+        return self.machine
+
+    def boot(self, **kw):
+        b = self.machine.boot(log=self.env.log, **kw)
+        self.env.log(f"           ESP entries: {' '.join(self.entries_names())}")
+        return b
+
+    def entries_names(self):
+        return self.disk.esp_list("/loader/entries")
+
+    def entries(self):
+        """The ESP's entries: name, counter, and the deployment each names (bootdeploy= in options)."""
+        out = []
+        for n in self.entries_names():
+            e = parse_entry_name(n)
+            if e is None:
+                continue
+            text = self.disk.esp_read(f"/loader/entries/{n}") or ""
+            m = re.search(r"bootdeploy=(\S+)", text)
+            e["deployment"] = m.group(1) if m else None
+            out.append(e)
+        return out
+
+    def entry_of(self, deployment):
+        es = [e for e in self.entries() if e["deployment"] == deployment]
+        return es[0] if len(es) == 1 else (es if es else None)
+
+
+def shquote(x):
+    import shlex
+    return shlex.quote(x)
+
+
+def dep_name(record):
+    return f"{record['stateroot']}/{record['id']}"
+
+
+def health_json(b):
+    raw = b.get("healthStatus")
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def reached_report(b):
+    return b.get("phase") in ("reported", "poweroff", "left-up")
+
+
+def first_boot_good(st, b, dep):
+    check(reached_report(b), f"boot {len(st.machine.boots)} did not reach the report")
+    check(b.get("booted") == dep, f"booted {b.get('booted')}, expected {dep}")
+
+
+def deploy_update_in_guest(env, work, st, name, version, mutate, stage=False):
+    tree = env.os_tree(work, f"tree-{name}", version, mutate)
+    gtree = st.add_update_tree(tree, name)
+    shutil.rmtree(tree)
+    st.queue(st.guest_deploy_script(gtree, version, stage=stage))
+
+
+def note_deploy_time(env, b):
+    """Remembers how long the guest's deploy took (the window scenario 6 cuts the power in)."""
+    try:
+        t0 = float(b.get("deployStart"))
+        t1 = float(b.get("deployDone").split()[1])
+        env.times["guest-deploy"] = max(env.times.get("guest-deploy", 0.0), t1 - t0)
+    except (TypeError, ValueError, IndexError, AttributeError):
+        pass
+
+
+def factory(env, work, good_mutate=required_good_service):
+    env.require("boot-deploy deploy", "boot-deploy status", "boot-health", "dracut-module")
+    st = Setup(env, work)
+    v1 = env.os_tree(work, "tree-v1", "1", good_mutate)
+    st.initial(v1, "1")
+    shutil.rmtree(v1)
+    recs = st.records()
+    check(len(recs) == 1, f"one deployment record after the first deploy, got {len(recs)}")
+    return st, dep_name(recs[0])
+
+
+def booted_until(st, cond, limit, what, **kw):
+    """Boots until cond(boot) holds; fails after `limit` boots."""
+    for _ in range(limit):
+        b = st.boot(**kw)
+        if cond(b):
+            return b
+    raise Fail(f"{what}: not reached in {limit} boots")
+
+
+# Scenario 1: an update boots, the checks pass, the entry is blessed.
+def scenario_update_blessed(env, work):
+    st, v1 = factory(env, work)
+    deploy_update_in_guest(env, work, st, "v2", "2", required_good_service)
+    st.make_disk()
+    b1 = st.boot()
+    first_boot_good(st, b1, v1)
+    check(b1.get("deployDone", "").split()[0:1] == ["0"], f"guest deploy of v2 failed: {b1.get('deployDone')}")
+    note_deploy_time(env, b1)
+    b2 = st.boot()
+    check(reached_report(b2), "the update's boot did not reach the report")
+    v2 = b2.get("booted")
+    check(v2 not in (None, "none", v1), f"the update should boot first, booted {v2}")
+    check(b2.get("bootCountPath", "") != "", "systemd-boot should have counted the update's try (LoaderBootCountPath)")
+    hs = health_json(b2)
+    check(hs is not None, f"boot-health status --json unreadable: {b2.get('healthStatus')}")
+    e2 = st.entry_of(v2)
+    check(isinstance(e2, dict), f"exactly one ESP entry for {v2}: {st.entries_names()}")
+    check(e2["left"] is None, f"the update's entry should be blessed (no counter): {e2['name']}")
+    e1 = st.entry_of(v1)
+    check(isinstance(e1, dict), f"the old deployment keeps its entry: {st.entries_names()}")
+    check(e1["left"] is None, f"the old deployment's entry stays blessed: {e1['name']}")
+    # The order: the next boot picks the update straight away, no counting.
+    b3 = st.boot()
+    check(b3.get("booted") == v2, f"after blessing, the update stays the default: {b3.get('booted')}")
+    check(b3.get("bootCountPath", "") == "", f"a blessed entry is not counted: {b3.get('bootCountPath')}")
+    return st.machine
+
+
+# Scenario 2: the update's required service fails: counting down over real reboots, fallback, rollback.
+def scenario_required_service_fails(env, work):
+    st, v1 = factory(env, work)
+    deploy_update_in_guest(env, work, st, "v2", "2", required_failing_service)
+    st.make_disk()
+    b1 = st.boot()
+    first_boot_good(st, b1, v1)
+    check(b1.get("deployDone", "").split()[0:1] == ["0"], f"guest deploy of v2 failed: {b1.get('deployDone')}")
+    v2 = None
+    lefts = []
+    back = None
+    for _ in range(6):
+        b = st.boot()
+        bt = b.get("booted")
+        if bt == v1:
+            back = b
+            break
+        if bt not in (None, "none"):
+            v2 = bt
+        e = st.entry_of(v2) if v2 else None
+        if isinstance(e, dict):
+            lefts.append(e["left"])
+        check(b.end in ("reboot", "poweroff"), f"a failed boot should end in a reboot, got {b.end}")
+    check(back is not None, "the machine never came back to the old deployment")
+    check(v2 is not None, "the update never booted")
+    check(lefts == sorted(lefts, reverse=True), f"the counter must count down: {lefts}")
+    e2 = st.entry_of(v2)
+    check(isinstance(e2, dict), f"one ESP entry for the bad update: {st.entries_names()}")
+    check(e2["left"] == 0, f"the bad update's entry is exhausted (+0-N): {e2['name']}")
+    hs = back.get("healthStatus", "")
+    check("rollback" in hs.lower() or "rolled" in hs.lower(), f"boot-health status should report the rollback: {hs[:400]}")
+    check("bdvm-required.service" in hs, f"boot-health status should name the failed service: {hs[:400]}")
+    # The old deployment is the default now: the next boot picks it first, uncounted.
+    b = st.boot()
+    check(b.get("booted") == v1, f"the old deployment must stay the default: {b.get('booted')}")
+    check(b.get("entrySelected", "") == st.entry_of(v1)["name"], f"picked first, not by fallback: {b.get('entrySelected')}")
+    return st.machine
+
+
+# Scenario 3: the update's initramfs cannot boot at all: systemd-boot's counting alone brings it back.
+def scenario_unbootable_update(env, work):
+    st, v1 = factory(env, work)
+    deploy_update_in_guest(env, work, st, "v2", "2", broken_initramfs)
+    st.make_disk()
+    b1 = st.boot()
+    first_boot_good(st, b1, v1)
+    check(b1.get("deployDone", "").split()[0:1] == ["0"], f"guest deploy of v2 failed: {b1.get('deployDone')}")
+    new = [e for e in st.entries() if e["deployment"] != v1]
+    check(len(new) == 1 and new[0]["left"] is not None, f"the update's entry has a counter: {st.entries_names()}")
+    tries = new[0]["left"]
+    dead = 0
+    back = None
+    for _ in range(tries + 2):
+        b = st.boot()
+        if reached_report(b):
+            back = b
+            break
+        check("Kernel panic" in b.text or b.end in ("reboot", "timeout"), "an unbootable boot should panic or hang")
+        dead += 1
+    check(back is not None and back.get("booted") == v1, f"systemd-boot should fall back to {v1}")
+    check(dead == tries, f"the bad update should use exactly its {tries} tries, used {dead}")
+    e = [x for x in st.entries() if x["deployment"] != v1]
+    check(len(e) == 1 and e[0]["left"] == 0, f"the bad entry is exhausted on the ESP: {st.entries_names()}")
+    return st.machine
+
+
+# Scenario 4: every deployment bad: up, degraded, no reboot loop.
+def scenario_all_bad(env, work):
+    st, v1 = factory(env, work, good_mutate=required_failing_service)
+    # Every boot: after the report, stay up well past the grace period, then say so.
+    st.every_boot("sleep 45\necho \"BDVM stillUp=$(cut -d' ' -f1 /proc/uptime)\"\n"
+                  "echo \"BDVM lateHealth=$(boot-health status --json 2>&1 | tr '\\n' ' ')\"\n")
+    st.make_disk()
+    last = None
+    for _ in range(6):
+        b = st.boot()
+        last = b
+        if b.get("stillUp"):
+            break
+    check(last is not None and last.get("stillUp"), "the machine should stay up once nothing better is left")
+    check(last.end == "poweroff", f"that boot ends by our poweroff, not a reboot: {last.end}")
+    hs = (last.get("lateHealth") or "") + (last.get("healthStatus") or "")
+    check("degraded" in hs.lower() or "nothing" in hs.lower() or "no good" in hs.lower(),
+          f"boot-health should say the machine is degraded: {hs[:400]}")
+    check(len(st.machine.boots) <= 5, f"too many boots before settling: {len(st.machine.boots)}")
+    return st.machine
+
+
+# Scenario 5: a staged update, finalized at shutdown, boots as the new default.
+def scenario_staged(env, work):
+    env.require("boot-deploy deploy", "boot-deploy status", "boot-deploy finalize", "boot-health", "dracut-module")
+    st, v1 = factory(env, work)
+    deploy_update_in_guest(env, work, st, "v2", "2", required_good_service, stage=True)
+    st.make_disk()
+    names_before = st.entries_names()
+    b1 = st.boot()
+    first_boot_good(st, b1, v1)
+    check(b1.get("deployDone", "").split()[0:1] == ["0"], f"guest stage of v2 failed: {b1.get('deployDone')}")
+    check(b1.get("afterDeployEntries", "").split() == b1.get("bootEntries", "").split(),
+          f"staging must not touch the entries before shutdown: {b1.get('bootEntries')} -> {b1.get('afterDeployEntries')}")
+    b2 = st.boot()
+    v2 = b2.get("booted")
+    check(v2 not in (None, "none", v1), f"the staged update should boot after finalize: {v2}")
+    e2 = st.entry_of(v2)
+    check(isinstance(e2, dict) and e2["left"] is None, f"the staged update is blessed: {st.entries_names()}")
+    check(len(st.entries_names()) == len(names_before) + 1, f"one new entry: {names_before} -> {st.entries_names()}")
+    return st.machine
+
+
+# Scenario 6: power cuts at random moments during deploy and during finalize.
+def scenario_power_cuts(env, work, rounds=4):
+    env.require("boot-deploy deploy", "boot-deploy status", "boot-deploy finalize", "boot-health", "dracut-module")
+    st, v1 = factory(env, work)
+    tree = env.os_tree(work, "tree-v2", "2", required_good_service)
+    gtree = st.add_update_tree(tree, "v2")
+    shutil.rmtree(tree)
+    import random
+    for i in range(rounds):
+        stage = i % 2 == 1
+        st.queue(st.guest_deploy_script(gtree, f"2.{i}", stage=stage))
+    st.make_disk()
+    deploy_window = env.times.get("guest-deploy", 20.0)
+    healthy = 0
+    for i in range(rounds):
+        stage = i % 2 == 1
+        if stage:   # cut during the shutdown that finalizes
+            b = st.boot(kill_when="BDVM rebootRequested=", kill_delay=(0.0, 8.0))
+        else:       # cut during the deploy itself
+            b = st.boot(kill_when="BDVM deployStart=", kill_delay=(0.0, deploy_window))
+        env.log(f"           round {i}: {'finalize' if stage else 'deploy'} cut: {b.end}")
+        # The next boot must reach a healthy deployment (possibly the new one, possibly the old).
+        nb = booted_until(st, reached_report, 4, f"round {i}: a healthy boot after the cut")
+        bt = nb.get("booted")
+        check(bt not in (None, "none"), f"round {i}: booted a deployment ({bt})")
+        hs = health_json(nb)
+        check(hs is not None, f"round {i}: boot-health status readable: {nb.get('healthStatus')}")
+        bad = [e for e in st.entries() if e["deployment"] is None]
+        check(not bad, f"round {i}: every entry names a deployment: {bad}")
+        healthy += 1
+    check(healthy == rounds, "every cut followed by a healthy boot")
+    return st.machine
+
+
 SCENARIOS = [
     ("0", "plain root= boot through OVMF and systemd-boot (harness self-test)", scenario_plain),
+    ("1", "an update boots, its checks pass, its entry is blessed", scenario_update_blessed),
+    ("2", "an update whose required service fails is rolled back", scenario_required_service_fails),
+    ("3", "an update that cannot boot at all: systemd-boot's counting brings the old one back", scenario_unbootable_update),
+    ("4", "every deployment bad: up, degraded, no reboot loop", scenario_all_bad),
+    ("5", "a staged update finalized at shutdown boots as the new default", scenario_staged),
+    ("6", "power cuts during deploy and finalize: the next boot is always healthy", scenario_power_cuts),
 ]
 
 
@@ -138,8 +637,9 @@ def main():
     ap.add_argument("--bindir", required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("--only", default="")
+    ap.add_argument("--cache", default="/var/cache/bootdeploy-vm")
     args = ap.parse_args()
-    env = Env(args.base, args.bindir, args.work)
+    env = Env(args.base, args.bindir, args.work, args.cache)
     only = set(filter(None, args.only.split(",")))
     passed = failed = skipped = 0
     summary = []
