@@ -188,7 +188,7 @@ public final class HealthService: @unchecked Sendable {
             let c = try counting(d, status)
             noteBoot(d, c, &status)
             try store.save(status)
-            _ = lock
+            withExtendedLifetime(lock) {}
             // Software counter: boots that never got as far as blessing count against the deployment.
             if c.backend == .software, let n = c.attempts, n > config.maxAttempts {
                 failure = "boot attempts exhausted: \(n) unblessed boots, MaxAttempts=\(config.maxAttempts)"
@@ -247,7 +247,7 @@ public final class HealthService: @unchecked Sendable {
             status.lastRun = .init(phase: phase.rawValue, startedAt: started, finishedAt: wallClockSeconds(), decision: "none",
                                    reason: nil, checks: checks, units: units)
             try store.save(status)
-            _ = lock
+            withExtendedLifetime(lock) {}
         } else if phase == .watch {
             decision = Decision(decision: "none", reason: nil, rebootRequested: false, degraded: false, healthy: true)
         } else {
@@ -275,7 +275,7 @@ public final class HealthService: @unchecked Sendable {
                 status.record(.init(at: wallClockSeconds(), stateroot: d.stateroot, id: d.id, event: "failure-after-grace",
                                     reason: reason, rebootRequested: false, by: "service"))
                 try store.save(status)
-                _ = lock
+                withExtendedLifetime(lock) {}
             }
         }
         return decision
@@ -375,7 +375,7 @@ public final class HealthService: @unchecked Sendable {
         status.record(.init(at: wallClockSeconds(), stateroot: d.stateroot, id: d.id, event: "blessed", reason: by == "manual" ? "marked good by hand" : nil,
                             rebootRequested: false, by: by))
         try store.save(status)
-        _ = lock
+        withExtendedLifetime(lock) {}
         log.log(.blessed, "\(d): boot blessed (\(c.backend.rawValue): \(did))", fields: ["DEPLOYMENT": d.description, "COUNTER": c.backend.rawValue])
         for o in Hooks.run("green", configDirs: roots.configDirs, greenbootDirs: roots.greenbootDirs, timeout: hookTimeout()) where !o.succeeded {
             log.warn("green.d hook failed: \(o.tail.suffix(200))")
@@ -387,24 +387,33 @@ public final class HealthService: @unchecked Sendable {
     /// is something better, the rate limit allows and `reboot` says so.
     func decideBad(_ d: DeploymentRef, reason: String, by: String, reboot: Bool, bus: SystemdBus?,
                    run: HealthStatus.RunRecord?) throws -> Decision {
-        let lock = try takeLock()
-        var status = try store.load()
-        var c = try counting(d, status)
-        noteBoot(d, c, &status)
-        let did = try c.markBad()
-        if !status.bad.contains(d.description) { status.bad.append(d.description) }
-        if let run { status.lastRun = run } else if var last = status.lastRun {
-            last.decision = "marked-bad"
-            last.reason = reason
-            status.lastRun = last
+        var c: BootCounting
+        do {
+            let lock = try takeLock()
+            var status = try store.load()
+            c = try counting(d, status)
+            noteBoot(d, c, &status)
+            let did = try c.markBad()
+            if !status.bad.contains(d.description) { status.bad.append(d.description) }
+            if let run { status.lastRun = run } else if var last = status.lastRun {
+                last.decision = "marked-bad"
+                last.reason = reason
+                status.lastRun = last
+            }
+            status.state = "bad"
+            try store.save(status)
+            withExtendedLifetime(lock) {}
+            log.log(.markedBad, "\(d): marked bad: \(reason) (\(c.backend.rawValue): \(did))",
+                    fields: ["DEPLOYMENT": d.description, "REASON": reason, "COUNTER": c.backend.rawValue])
         }
-        log.log(.markedBad, "\(d): marked bad: \(reason) (\(c.backend.rawValue): \(did))",
-                fields: ["DEPLOYMENT": d.description, "REASON": reason, "COUNTER": c.backend.rawValue])
+        // The deployment layer takes the sysroot lock itself for its transaction.
         do {
             try ordering.demote(stateroot: d.stateroot, id: d.id)
         } catch {
             log.warn("\(d): could not demote in the boot order: \(error)")
         }
+        let lock = try takeLock()
+        var status = try store.load()
         let now = wallClockSeconds()
         let ordered = (try? ordering.orderedDeployments()) ?? []
         let better = ordered.filter { $0.key != d.description && $0.state != .bad && !status.bad.contains($0.key) }
@@ -434,7 +443,7 @@ public final class HealthService: @unchecked Sendable {
         }
         status.record(.init(at: now, stateroot: d.stateroot, id: d.id, event: event, reason: reason, rebootRequested: rebootRequested, by: by))
         try store.save(status)
-        _ = lock
+        withExtendedLifetime(lock) {}
         for o in Hooks.run("red", configDirs: roots.configDirs, greenbootDirs: roots.greenbootDirs, timeout: hookTimeout()) where !o.succeeded {
             log.warn("red.d hook failed: \(o.tail.suffix(200))")
         }
@@ -454,8 +463,9 @@ public final class HealthService: @unchecked Sendable {
 
     // MARK: By hand
 
-    public func markGood() throws -> Decision {
-        try decideGood(try bootedDeployment(), by: "manual", run: nil)
+    /// Blesses by hand (`by: "manual"`), or as the bless unit after boot-complete.target (`"service"`).
+    public func markGood(by: String = "manual") throws -> Decision {
+        try decideGood(try bootedDeployment(), by: by, run: nil)
     }
 
     public func markBad(reason: String?, reboot: Bool) throws -> Decision {

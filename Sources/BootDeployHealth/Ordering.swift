@@ -26,8 +26,8 @@ public struct OrderedDeployment: Sendable, Equatable {
 ///
 /// The deployment layer (`BootDeploy.DeploymentManager`) owns /boot's entry set and rewrites it
 /// crash-safely; boot-health only renames counters of the booted entry and asks for reordering here.
-/// Both are called with the sysroot lock held by boot-health (`$SYSROOT/bootdeploy/.lock`): a
-/// conforming type must not take that lock again (flock on a second descriptor would deadlock).
+/// boot-health calls both without holding the sysroot lock (`$SYSROOT/bootdeploy/.lock`): `demote`
+/// rewrites /boot in a transaction of its own and takes the lock itself.
 public protocol DeploymentOrdering: Sendable {
     /// Deployments of all stateroots in boot order (first = default), with entry file name and state.
     func orderedDeployments() throws -> [OrderedDeployment]
@@ -65,5 +65,20 @@ public struct EntryDirectoryOrdering: DeploymentOrdering {
     /// `demote` could not reorder; the bad counter alone moves the entry last for systemd-boot.
     public struct OrderingUnavailable: Error, CustomStringConvertible {
         public var description: String { "no deployment manager to reorder entries; relying on the boot loader's counters" }
+    }
+}
+
+/// The deployment layer behind the protocol: the order as the live entries show it, and
+/// `DeploymentManager.demote` (one crash-safe entry transaction) to reorder.
+public struct ManagedOrdering: DeploymentOrdering {
+    public let manager: DeploymentManager
+    public init(manager: DeploymentManager) { self.manager = manager }
+
+    public func orderedDeployments() throws -> [OrderedDeployment] {
+        try EntryDirectoryOrdering(boot: manager.roots.boot).orderedDeployments()
+    }
+
+    public func demote(stateroot: String, id: String) throws {
+        try manager.demote(stateroot: stateroot, id: id)
     }
 }
