@@ -1,3 +1,4 @@
+import BootDeploy
 import BootDeploySystem
 
 /// The deployment named by `bootdeploy=<stateroot>/<id>`.
@@ -50,20 +51,16 @@ public struct BootEntries {
         for name in try dir.entries() where name.hasSuffix(".conf") && !name.hasPrefix(".") {
             guard (try? dir.kind(name)) == .file else { continue }
             let text = (try? dir.readText(name)) ?? ""
-            files.append(File(name: name, deployment: deploymentOption(text)))
+            files.append(File(name: name, deployment: deploymentOption(text, file: dir.path + "/" + name)))
         }
         return BootEntries(directory: dir, files: files)
     }
 
-    /// The `bootdeploy=` argument of the entry's `options` lines.
-    static func deploymentOption(_ text: String) -> DeploymentRef? {
-        var found: DeploymentRef?
-        for line in text.split(separator: "\n") {
-            let l = line.drop(while: { $0 == " " || $0 == "\t" })
-            guard l.hasPrefix("options"), l.dropFirst(7).first.map({ $0 == " " || $0 == "\t" }) ?? false else { continue }
-            if let d = DeploymentRef.fromCommandLine(String(l.dropFirst(7))) { found = d }
-        }
-        return found
+    /// The `bootdeploy=` argument of the entry's `options` (the entries layer's parser). A file
+    /// that does not parse is not ours to judge: it is skipped, never touched.
+    static func deploymentOption(_ text: String, file: String) -> DeploymentRef? {
+        guard let entry = try? BootEntry.parse(text, file: file) else { return nil }
+        return DeploymentRef.fromCommandLine(entry.options.joined(separator: " "))
     }
 
     public func files(of deployment: DeploymentRef) -> [String] {

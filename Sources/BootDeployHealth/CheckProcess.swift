@@ -98,14 +98,15 @@ enum ProcessRunner {
             _ = poll(&fds, nfds_t(fds.count), waitMs)
             for (_, r) in still {
                 if r.outFD >= 0 { drain(r) }
+                // Kill what is left of the group while the check is an unreaped zombie: once
+                // reaped, its pid (the group's id) may already belong to someone else.
+                guard bd_child_exited(r.pid) != 0 else { continue }
+                kill(-r.pid, SIGKILL)
                 var st: Int32 = 0
-                let w = waitpid(r.pid, &st, WNOHANG)
-                if w == r.pid {
-                    if st & 0x7f == 0 { r.outcome.exitStatus = (st >> 8) & 0xff } else { r.outcome.signal = st & 0x7f }
-                    kill(-r.pid, SIGKILL)
-                    if r.outFD >= 0 { drain(r) }
-                    finish(r, at: monotonicMicroseconds())
-                }
+                _ = waitpid(r.pid, &st, 0)
+                if st & 0x7f == 0 { r.outcome.exitStatus = (st >> 8) & 0xff } else { r.outcome.signal = st & 0x7f }
+                if r.outFD >= 0 { drain(r) }
+                finish(r, at: monotonicMicroseconds())
             }
         }
         for (i, r) in running.enumerated() { if let r { results[i] = r.outcome } }

@@ -128,8 +128,15 @@ public final class HealthService: @unchecked Sendable {
 
     func counting(_ d: DeploymentRef, _ status: HealthStatus) throws -> BootCounting {
         let known = status.booted.flatMap { $0.stateroot == d.stateroot && $0.id == d.id ? $0.entry : nil }
+        // Within one boot the backend found first stays: blessing through grubenv removes
+        // boot_counter, and the same boot's mark-bad must still go to grubenv.
+        var choice = config.counter
+        if choice == .auto, let b = status.booted, b.stateroot == d.stateroot, b.id == d.id, b.bootID == Self.bootID(),
+           let remembered = HealthConfig.CounterChoice(rawValue: b.counter) {
+            choice = remembered
+        }
         let c = try BootCounting.detect(deployment: d, boot: roots.boot, sysroot: roots.sysroot, efivars: roots.efivars,
-                                        choice: config.counter, knownBootedName: known)
+                                        choice: choice, knownBootedName: known)
         for w in c.warnings { log.warn(w) }
         return c
     }

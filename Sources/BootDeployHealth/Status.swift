@@ -107,7 +107,7 @@ struct StatusStore {
         try base.makeDirectory(Self.dirName, mode: 0o755)
         let dir = try base.openDirectory(Self.dirName)
         let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try dir.replaceFile(Self.fileName, Array(try enc.encode(s)) + [0x0A])
     }
 }

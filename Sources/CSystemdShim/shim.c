@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 #include <systemd/sd-bus.h>
@@ -27,6 +29,13 @@ int bd_sd_journal_send_fields(const char *const *fields, size_t count) {
 int bd_sd_notify(const char *state) { return sd_notify(0, state); }
 
 int bd_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+
+int bd_child_exited(pid_t pid) {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) < 0) return -1;
+    return info.si_pid != 0;
+}
 
 int bd_pipe_cloexec_nonblock(int fds[2]) { return pipe2(fds, O_CLOEXEC | O_NONBLOCK); }
 

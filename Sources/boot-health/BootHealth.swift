@@ -50,7 +50,7 @@ struct GlobalOptions: ParsableArguments {
 
 func printJSON<T: Encodable>(_ value: T) throws {
     let enc = JSONEncoder()
-    enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+    enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     print(String(decoding: try enc.encode(value), as: UTF8.self))
 }
 

@@ -15,6 +15,10 @@ int bd_sd_notify(const char *state);
 /* pidfd_open(2): a descriptor that becomes readable when the process exits. -1 and errno on failure. */
 int bd_pidfd_open(pid_t pid);
 
+/* Whether `pid` (our child) has exited, without reaping it: 1 exited, 0 running, -1 error.
+ * Its group may then still be killed safely, since an unreaped pid cannot be reused. */
+int bd_child_exited(pid_t pid);
+
 /* pipe2(fds, O_CLOEXEC | O_NONBLOCK): pipe2 needs _GNU_SOURCE, which Swift's Glibc lacks. */
 int bd_pipe_cloexec_nonblock(int fds[2]);
 
