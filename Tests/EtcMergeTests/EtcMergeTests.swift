@@ -29,6 +29,10 @@ struct EtcMergeContentTests {
         #expect(r.localChanges.isEmpty)
         #expect(r.warnings.isEmpty)
         #expect(r.filesWritten == 1)
+        // A copy, never a hard link: editing the new /etc must not change the vendor tree.
+        var vendor = stat()
+        #expect(lstat(f.newVendor + "/hosts", &vendor) == 0)
+        #expect(f.lstatOf("hosts")?.st_ino != vendor.st_ino)
     }
 
     @Test("a change of the same size is still a change: content is compared, not only sizes")
@@ -467,6 +471,32 @@ struct EtcMergeCornerTests {
         #expect(!FileManager.default.fileExists(atPath: f.target))
         #expect(!FileManager.default.fileExists(atPath: f.target + ".merging"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: f.tmp.sub("new")) == ["usr"])
+    }
+
+    @Test("an input tree that is a symlink is refused with an error naming it, and nothing is written")
+    func symlinkedTreeRefused() throws {
+        let f = try EtcFixture(vendor: "echo v > $OV/f", update: "mv $OL cur/etc.real; ln -s etc.real $OL")
+        do {
+            _ = try f.merge()
+            Issue.record("a symlinked old /etc must be refused")
+        } catch let e as SystemError {
+            #expect(e.path == f.oldLive)
+            #expect(e.errno.rawValue == ELOOP || e.errno.rawValue == ENOTDIR)
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: f.tmp.sub("new")) == ["usr"])
+    }
+
+    @Test("a missing new deployment directory fails with an error naming it")
+    func missingTargetParent() throws {
+        let f = try EtcFixture(vendor: "echo v > $OV/f")
+        #expect(throws: SystemError.self) {
+            try EtcMerge.merge(oldVendor: f.oldVendor, oldLive: f.oldLive, newVendor: f.newVendor, into: f.tmp.sub("nowhere/etc"))
+        }
+        do {
+            _ = try EtcMerge.merge(oldVendor: f.oldVendor, oldLive: f.oldLive, newVendor: f.newVendor, into: f.tmp.sub("nowhere/etc"))
+        } catch let e as SystemError {
+            #expect(e.path == f.tmp.sub("nowhere"))
+        }
     }
 
     @Test("relative paths are refused")
