@@ -11,6 +11,9 @@ public final class MountExecutor {
         case unmount(String)
         case move(from: String, to: String)
         case reshare(String)
+        /// Detach the mount at the path and everything below it in one lazy unmount; the `covers`
+        /// entries recorded before it (binds made inside the mount before it moved) go with it.
+        case detachTree(String, covers: Int)
     }
 
     public let plan: MountPlan
@@ -38,7 +41,7 @@ public final class MountExecutor {
     @discardableResult
     public func rollback() -> String {
         var problems: [String] = []
-        let count = undo.count
+        var mounts = 0, propagation = false
         while let u = undo.popLast() {
             do {
                 switch u {
@@ -48,18 +51,26 @@ public final class MountExecutor {
                         // rather than leave it, and never wait.
                         try Mounts.unmount(t, lazy: true)
                     }
+                    mounts += 1
                 case .move(let from, let to):
                     try Mounts.move(from, to: to)
+                    mounts += 1
                 case .reshare(let t):
                     try Mounts.setPropagation(t, .shared, recursive: false)
+                    propagation = true
+                case .detachTree(let t, let covers):
+                    try Mounts.unmount(t, lazy: true)
+                    undo.removeLast(min(covers, undo.count))
+                    mounts += covers
                 }
             } catch {
                 problems.append("\(error)")
             }
         }
         completed = 0
-        if problems.isEmpty { return count == 0 ? "" : " (undid \(count) mount\(count == 1 ? "" : "s"))" }
-        return " (undo incomplete: " + problems.joined(separator: "; ") + ")"
+        if !problems.isEmpty { return " (undo incomplete: " + problems.joined(separator: "; ") + ")" }
+        if mounts == 0 && !propagation { return "" }
+        return " (undid \(mounts) mount\(mounts == 1 ? "" : "s")" + (propagation ? " and the propagation change" : "") + ")"
     }
 
     func perform(_ step: MountPlan.Step) throws(PrepareRootError) {
@@ -80,7 +91,18 @@ public final class MountExecutor {
             case .move(let s, let t):
                 try checkDirectory(t, role: "target")
                 try Mounts.move(s, to: t)
-                undo.append(.move(from: t, to: s))
+                if s == plan.deployment {
+                    // The deployment moved over the physical root: the paths its binds were made
+                    // at are gone (and moving it back below itself is impossible), so it is taken
+                    // back by detaching it with everything in it, which shows the physical root again.
+                    let inside = undo.filter {
+                        if case .unmount(let p) = $0 { return p == s || p.hasPrefix(s + "/") }
+                        return false
+                    }.count
+                    undo.append(.detachTree(t, covers: inside))
+                } else {
+                    undo.append(.move(from: t, to: s))
+                }
             case .switchRoot(let n, let o):
                 try Mounts.switchRoot(n, over: o)
             }

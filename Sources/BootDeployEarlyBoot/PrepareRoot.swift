@@ -65,7 +65,7 @@ public enum PrepareRoot {
             case "--init": o.initMode = true
             case "-h", "--help": o.help = true
             case "--":
-                o.initArguments = Array(args)
+                o.initArguments += Array(args)
                 args = []
             default:
                 // The kernel hands init the command line words it does not know; as init we
