@@ -46,21 +46,25 @@ enum VersionOrder {
             let ca = at(a, i), cb = at(b, j)
             if ca == 0 || cb == 0 { return sign(Int(ca) - Int(cb)) }
 
-            // '-', then '^', then '.': the side that has the separator where the other has not.
-            for (sep, withSepIsNewer) in [(minus, false), (caret, true), (dot, false)] {
+            // '-', then '^', then '.': where only one side has the separator, that side is older.
+            // ('^' still sorts above the end of a string and above '-', because those were
+            // decided by the checks before it.)
+            for sep in [minus, caret, dot] {
                 let sa = at(a, i) == sep, sb = at(b, j) == sep
                 if sa || sb {
-                    if sa != sb { return (sa == withSepIsNewer) ? 1 : -1 }
+                    if sa != sb { return sa ? -1 : 1 }
                     i += 1; j += 1
                 }
             }
 
             if isDigit(at(a, i)) || isDigit(at(b, j)) {
-                while at(a, i) == zero { i += 1 }
-                while at(b, j) == zero { j += 1 }
                 var ea = i, eb = j
                 while isDigit(at(a, ea)) { ea += 1 }
                 while isDigit(at(b, eb)) { eb += 1 }
+                // A number, even 0, is newer than no number (`0 > rc`, `1 > a`).
+                if (ea > i) != (eb > j) { return ea > i ? 1 : -1 }
+                while at(a, i) == zero { i += 1 }
+                while at(b, j) == zero { j += 1 }
                 // Without leading zeros, the longer number is the bigger one.
                 if ea - i != eb - j { return sign((ea - i) - (eb - j)) }
                 for k in 0..<(ea - i) where at(a, i + k) != at(b, j + k) {
