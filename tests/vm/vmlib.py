@@ -26,6 +26,10 @@ OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
 OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
 SD_BOOT_EFI = "/usr/lib/systemd/boot/efi/systemd-bootx64.efi"
 BOOT_TIMEOUT = 300
+# Console text after which a boot can never go on: stop at once instead of waiting for the timeout.
+STUCK = ("Freezing execution", "You are in emergency mode", "Give root password for maintenance",
+         "Cannot open access to console, the root account is locked", "Press Enter for maintenance")
+STUCK_GRACE = 3.0
 
 
 class VMError(Exception):
@@ -145,7 +149,7 @@ class Boot:
             self.lines.append((k, v))
             self.report[k] = v.strip()
         t = self.text
-        if self.end == "unknown" or self.end == "exited":
+        if self.end == "exited":
             if "reboot: Power down" in t:
                 self.end = "poweroff"
             elif "reboot: Restarting system" in t:
@@ -183,10 +187,19 @@ class Machine:
             p = subprocess.Popen(self.qemu_cmd(), stdin=devnull, stdout=out, stderr=subprocess.STDOUT)
             killed_at = None
             deadline = None
+            stuck_at = None
             while p.poll() is None:
                 time.sleep(0.2)
-                if kill_when is not None and deadline is None and kill_when in b.text:
+                text = b.text
+                if kill_when is not None and deadline is None and kill_when in text:
                     deadline = time.monotonic() + random.uniform(*kill_delay)
+                if stuck_at is None and any(x in text for x in STUCK):
+                    stuck_at = time.monotonic()
+                if stuck_at is not None and time.monotonic() - stuck_at > STUCK_GRACE:
+                    p.kill()
+                    p.wait()
+                    b.end = "stuck"
+                    break
                 if deadline is not None and time.monotonic() >= deadline:
                     p.kill()
                     killed_at = time.monotonic() - t0
@@ -194,7 +207,9 @@ class Machine:
                     break
             b.rc = p.returncode
         b.seconds = time.monotonic() - t0
-        if killed_at is not None:
+        if b.end == "stuck":
+            pass
+        elif killed_at is not None:
             b.end = "killed"
         elif b.rc == 124:
             b.end = "timeout"
