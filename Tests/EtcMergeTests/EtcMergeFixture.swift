@@ -31,7 +31,11 @@ final class EtcFixture {
 
     func shell(_ script: String) throws {
         if script.isEmpty { return }
-        let r = try run("/bin/bash", ["-euc", "cd \"$ROOT\"\n" + script],
+        // setx PATH NAME VALUE sets an extended attribute; VALUE is hex when it starts with 0x.
+        let helpers = """
+            setx() { python3 -c 'import os,sys; v=sys.argv[3]; os.setxattr(sys.argv[1], sys.argv[2], bytes.fromhex(v[2:]) if v.startswith("0x") else v.encode(), follow_symlinks=False)' "$@"; }
+            """
+        let r = try run("/bin/bash", ["-euc", helpers + "\ncd \"$ROOT\"\n" + script],
                         env: ["ROOT": tmp.path, "OV": "cur/usr/etc", "OL": "cur/etc", "NV": "new/usr/etc", "T": "new/etc"])
         guard r.ok else { throw FixtureError(message: "fixture script failed: \(r.stderr)\n\(script)") }
     }
@@ -59,6 +63,13 @@ final class EtcFixture {
         case S_IFLNK: return "symlink"
         default: return "other"
         }
+    }
+
+    /// The value of extended attribute `key` of `name` in the result, in hex; nil when absent.
+    func xattr(_ name: String, _ key: String) throws -> String? {
+        let r = try run("/usr/bin/python3", ["-c", "import os,sys; print(os.getxattr(sys.argv[1], sys.argv[2], follow_symlinks=False).hex())",
+                                             target + "/" + name, key])
+        return r.ok ? r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) : nil
     }
 
     func mode(_ name: String) -> mode_t? { lstatOf(name).map { $0.st_mode & 0o7777 } }

@@ -213,6 +213,55 @@ struct EtcMergeAttributeTests {
     }
 }
 
+@Suite("etc merge: extended attributes")
+struct EtcMergeXattrTests {
+    // A POSIX access ACL as the kernel stores it: version 2, then (tag, perm, id) entries sorted by
+    // tag: user::rw-, user:1234:r--, group::r--, mask::r--, other::r--.
+    static let acl = "0x02000000" + ["01000600ffffffff", "02000400d2040000", "04000400ffffffff", "10000400ffffffff", "20000400ffffffff"].joined()
+
+    @Test("an extended attribute the administrator added is a local change and is kept; a vendor one applies")
+    func userXattrKept() throws {
+        guard TestEnv.have("python3") else { return TestEnv.skip("userXattrKept", because: "no python3 to set xattrs") }
+        let f = try EtcFixture(vendor: "echo v > $OV/tagged; echo v > $OV/plain; mkdir $OV/d",
+                               local: "setx $OL/tagged user.note mine; setx $OL/d user.dir yes",
+                               update: "echo v2 > $NV/tagged; echo v2 > $NV/plain; setx $NV/plain user.vendor 1")
+        let r = try f.merge()
+        #expect(r.localChanges == ["d", "tagged"])
+        #expect(f.read("tagged") == "v\n")
+        #expect(try f.xattr("tagged", "user.note") == Data("mine".utf8).map { String(format: "%02x", $0) }.joined())
+        #expect(try f.xattr("d", "user.dir") == "796573")
+        #expect(try f.xattr("plain", "user.vendor") == "31")
+        #expect(f.read("plain") == "v2\n")
+    }
+
+    @Test("a POSIX ACL the administrator set is kept byte for byte, with the matching mode")
+    func aclKept() throws {
+        guard TestEnv.isRoot, TestEnv.have("python3") else { return TestEnv.skip("aclKept", because: "needs root and python3") }
+        let f = try EtcFixture(vendor: "echo v > $OV/secret; chmod 644 $OV/secret; mkdir $OV/d",
+                               local: "setx $OL/secret system.posix_acl_access \(Self.acl); setx $OL/d system.posix_acl_default \(Self.acl)",
+                               update: "echo v2 > $NV/secret")
+        let r = try f.merge()
+        #expect(r.localChanges == ["d", "secret"])
+        #expect(try f.xattr("secret", "system.posix_acl_access") == String(Self.acl.dropFirst(2)))
+        #expect(try f.xattr("d", "system.posix_acl_default") == String(Self.acl.dropFirst(2)))
+        #expect(f.mode("secret") == 0o644)
+        #expect(f.read("secret") == "v\n")
+    }
+
+    @Test("security.* attributes (labels, capabilities) are neither compared nor copied")
+    func securityXattrsIgnored() throws {
+        guard TestEnv.isRoot, TestEnv.have("python3") else { return TestEnv.skip("securityXattrsIgnored", because: "needs root and python3") }
+        // A version-2 file capability: CAP_NET_BIND_SERVICE permitted and effective.
+        let f = try EtcFixture(vendor: "echo v > $OV/tool",
+                               local: "setx $OL/tool security.capability 0x0100000200040000000000000000000000000000",
+                               update: "echo v2 > $NV/tool; setx $NV/tool security.capability 0x0100000200040000000000000000000000000000")
+        let r = try f.merge()
+        #expect(r.localChanges.isEmpty)
+        #expect(f.read("tool") == "v2\n")
+        #expect(try f.xattr("tool", "security.capability") == nil)
+    }
+}
+
 @Suite("etc merge: symlinks and type changes")
 struct EtcMergeLinkTests {
     @Test("a symlink whose target the administrator changed keeps the local target")

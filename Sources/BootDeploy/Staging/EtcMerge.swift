@@ -147,11 +147,15 @@ extension EtcMergeWalk {
         let ol = try oldLive.flatMap { try EtcMergeNode.read(".", in: $0) }
         let nv = try newVendor.flatMap { try EtcMergeNode.read(".", in: $0) }
         var attributes = nv ?? ol
-        if let ov, let ol, !ov.sameAttributes(as: ol) {
+        var attributesFrom = nv != nil ? newVendor : oldLive
+        if let ov, let ol, let oldVendor, let oldLive,
+           try !ov.sameAttributes(as: ol) || Self.carriedAttributes(".", in: oldVendor) != Self.carriedAttributes(".", in: oldLive) {
             report.localChanges.append(".")
             attributes = ol
+            attributesFrom = oldLive
         }
         _ = try mergeChildren("", Sources(oldVendor: oldVendor, oldLive: oldLive, newVendor: newVendor), into: out)
+        if let attributesFrom { try Self.copyAttributes(".", from: attributesFrom, to: staging, in: parent) }
         if let a = attributes {
             try parent.setMetadata(staging, uid: a.uid, gid: a.gid, mode: a.mode, mtime: a.mtime, isSymlink: false)
         } else {

@@ -79,8 +79,30 @@ struct EtcMergeWalk {
     private func differs(_ name: String, _ a: EtcMergeNode?, _ dirA: Directory?, _ b: EtcMergeNode?, _ dirB: Directory?) throws -> Bool {
         guard let a, let b, let dirA, let dirB else { return (a == nil) != (b == nil) }
         if !a.sameAttributes(as: b) { return true }
-        if a.isFile { return try !sameContent(name, in: dirA, name, in: dirB) }
+        if a.isFile, try !sameContent(name, in: dirA, name, in: dirB) { return true }
+        if a.isFile || a.isDirectory {
+            return try Self.carriedAttributes(name, in: dirA) != Self.carriedAttributes(name, in: dirB)
+        }
         return false
+    }
+
+    /// The extended attributes the merge compares and carries: all but `security.*`. SELinux
+    /// labels, file capabilities and IMA data belong to the policy of the place a file lives in (a
+    /// file under usr/etc is labelled differently from the same file in /etc), so comparing them
+    /// would make every file a local change and copying them would label the result wrongly.
+    /// POSIX ACLs (`system.posix_acl_*`) and `user.*`/`trusted.*` attributes are carried.
+    /// Symlinks carry none: there is no fd-based way to reach a symlink's own attributes.
+    static func carriedAttributes(_ name: String, in dir: Directory) throws -> [ExtendedAttribute] {
+        try dir.extendedAttributes(name).filter { !$0.name.hasPrefix("security.") }
+    }
+
+    /// Copies the carried extended attributes of `name` in `from` to `name` in `out`. Done before
+    /// chmod: the kernel keeps an access ACL and the mode's group bits in step, and the source's
+    /// mode already agrees with its ACL, so the final chmod leaves the ACL as it was.
+    static func copyAttributes(_ name: String, from: Directory, to target: String, in out: Directory) throws {
+        for attribute in try carriedAttributes(name, in: from) {
+            try out.setExtendedAttribute(target, attribute)
+        }
     }
 
     /// The subdirectory `name` in every tree where it is a directory.
@@ -94,7 +116,8 @@ struct EtcMergeWalk {
     }
 
     /// Writes `node` (found as `name` in `from`) into `out`; returns the number of entries written,
-    /// the node itself included. Metadata is applied after the content and, for a directory, after
+    /// the node itself included. Metadata (extended attributes, owner, mode, mtime) is applied after
+    /// the content and, for a directory, after
     /// its children, so that the times survive and a read-only directory does not block its own
     /// filling. New entries start at 0700/0600 so that nothing is readable more widely than the
     /// final mode allows, even before ownership and mode are set.
@@ -106,6 +129,7 @@ struct EtcMergeWalk {
             return 0
         case .file:
             try out.copyFile(name, from: from, to: name, mode: 0o600, sync: false)
+            try Self.copyAttributes(name, from: from, to: name, in: out)
             try out.setMetadata(name, uid: node.uid, gid: node.gid, mode: node.mode, mtime: node.mtime, isSymlink: false)
             report.filesWritten += 1
             return 1
@@ -119,6 +143,8 @@ struct EtcMergeWalk {
             report.filesWritten += 1
             let sub = try out.openDirectory(name, noFollow: true)
             let below = try mergeChildren(path, children, into: sub)
+            // A default ACL set before the children were written would have been inherited by them.
+            try Self.copyAttributes(name, from: from, to: name, in: out)
             try out.setMetadata(name, uid: node.uid, gid: node.gid, mode: node.mode, mtime: node.mtime, isSymlink: false)
             return below + 1
         }

@@ -4,6 +4,8 @@
  * _IOWR, functions hidden behind _GNU_SOURCE. Every name carries the bd_ prefix. */
 #include <stdint.h>
 #include <sys/types.h>
+/* flistxattr/fgetxattr/fsetxattr: not part of Swift's Glibc module. */
+#include <sys/xattr.h>
 
 /* renameat2(2) with RENAME_EXCHANGE / RENAME_NOREPLACE. Returns -1 and sets errno on failure. */
 int bd_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
