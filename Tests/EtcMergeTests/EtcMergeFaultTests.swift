@@ -14,10 +14,10 @@ struct EtcMergeFaultTests {
     static let childVariable = "ETCMERGE_CHILD_PATHS"
 
     /// A fixture with every kind of entry the merge writes: files (changed, vendor-updated,
-    /// added), a directory with a file, symlinks, a mode and a root attribute change.
+    /// added), a directory with a file, symlinks, a mode change and an extended attribute.
     static func fixture() throws -> EtcFixture {
         try EtcFixture(vendor: "echo a > $OV/a; echo b > $OV/b; mkdir -p $OV/d/e; echo c > $OV/d/e/c; ln -s a $OV/l",
-                       local: "echo mine > $OL/a; chmod 600 $OL/b; ln -s /srv $OL/site; mkdir $OL/m; echo m > $OL/m/x",
+                       local: "echo mine > $OL/a; chmod 600 $OL/b; ln -s /srv $OL/site; mkdir $OL/m; echo m > $OL/m/x; setx $OL/m/x user.k v",
                        update: "echo a2 > $NV/a; echo n > $NV/n; echo c2 > $NV/d/e/c")
     }
 
@@ -78,6 +78,7 @@ struct EtcMergeFaultTests {
         let f = try Self.fixture()
         guard let ref = try Self.reference(f, "errorAtEveryStep") else { return }
         #expect(ref.calls > 10, "the trace should list the merge's mutating calls")
+        #expect(try String(contentsOfFile: f.tmp.sub("trace"), encoding: .utf8).contains(" setxattr "))
         for n in 1...ref.calls {
             let r = try Self.runChild(f, env: ["BOOTDEPLOY_FAULT_AT": "\(n)", "BOOTDEPLOY_FAULT_MODE": "error"])
             #expect(r.status == 3, "fault at \(n): the merge must fail, got \(r.status)")
