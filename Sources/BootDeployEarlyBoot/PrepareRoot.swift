@@ -244,7 +244,20 @@ public enum PrepareRoot {
             undoAPI()
             throw error
         }
-        // Now inside the new root: /run is the tmpfs carried over.
+        // Now inside the new root. API filesystems that the old root did not have (an image-based
+        // physical root often has no /proc or /run of its own) are mounted here, fresh.
+        for fs in apiFilesystems {
+            let target = "/" + fs.dir
+            let table = (try? MountTable.current()) ?? []
+            if table.contains(where: { $0.target == target }) { continue }
+            guard (try? Directory.open(target, noFollow: true)) != nil else { continue }
+            do {
+                try Mounts.mount(fstype: fs.fstype, source: fs.fstype, target: target, options: fs.options,
+                                 flags: UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC))
+            } catch {
+                log.info("mounting \(fs.fstype) at \(target) in the new root: \(error); booting on without it")
+            }
+        }
         do { try done.record.write(runDir: o.runDir) } catch {
             log.info("\(error.message); booting on without it")
         }

@@ -1,3 +1,4 @@
+import CBootDeployShim
 import CMount
 import Glibc
 import SystemPackage
@@ -113,5 +114,18 @@ public enum Mounts {
         }
         if rc < 0 { throw SystemError(op, label, Errno(rawValue: -rc)) }
         throw SystemError("\(op) (libmount error \(rc))", label, .invalidArgument)
+    }
+}
+
+/// The program's arguments as the C runtime passed them.
+///
+/// Swift's `CommandLine.arguments` is read from /proc/self/cmdline on Linux; early boot runs where
+/// /proc is not mounted yet (as `init=`, or in an initramfs chroot), and there it would come back
+/// empty. The shim captures argv in an ELF constructor instead, before any of that matters.
+public enum ProcessArguments {
+    public static var current: [String] {
+        let argc = Int(bd_saved_argc())
+        guard argc > 0, let argv = bd_saved_argv() else { return CommandLine.arguments }
+        return (0..<argc).map { argv[$0].map { String(cString: $0) } ?? "" }
     }
 }

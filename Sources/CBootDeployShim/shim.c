@@ -47,3 +47,15 @@ int64_t bd_fstatfs_type(int fd) {
 }
 
 int bd_errno(void) { return errno; }
+
+/* glibc calls .init_array functions of the executable and of shared objects with (argc, argv,
+ * envp); this keeps them for bd_saved_argc/bd_saved_argv. */
+static int bd_argc_saved;
+static char **bd_argv_saved;
+__attribute__((constructor)) static void bd_capture_arguments(int argc, char **argv, char **envp) {
+    (void)envp;
+    bd_argc_saved = argc;
+    bd_argv_saved = argv;
+}
+int bd_saved_argc(void) { return bd_argc_saved; }
+char **bd_saved_argv(void) { return bd_argv_saved; }

@@ -1,5 +1,7 @@
 import BootDeployEarlyBoot
+import BootDeploySystem
 import Glibc
 
 // Thin on purpose: all logic lives in BootDeployEarlyBoot, which `boot-deploy prepare-root` shares.
-exit(PrepareRoot.main(CommandLine.arguments))
+// ProcessArguments, not CommandLine.arguments: the latter needs /proc, absent when running as init=.
+exit(PrepareRoot.main(ProcessArguments.current))

@@ -36,4 +36,10 @@ extern const int64_t bd_magic_tmpfs;
 /* Access to errno as an lvalue-free function, for code paths that call C directly. */
 int bd_errno(void);
 
+/* The process's argc/argv as the C runtime passed them, captured by an ELF constructor. Swift's
+ * CommandLine.arguments reads /proc/self/cmdline on Linux, which does not exist yet when
+ * prepare-root runs as init= (or in a chroot without /proc). */
+int bd_saved_argc(void);
+char **bd_saved_argv(void);
+
 #endif

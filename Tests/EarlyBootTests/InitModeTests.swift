@@ -1,0 +1,78 @@
+import BootDeployEarlyBoot
+import BootDeploySystem
+import Foundation
+import TestSupport
+import Testing
+
+@Suite("prepare-root as init= (no initramfs)", .serialized)
+struct InitModeTests {
+    @Test("as init it mounts /proc on the old root and carries it over, mounts /run in the new root, switches root and executes bootdeploy.init=")
+    func switchesRootAndExecutesInit() throws {
+        if let why = privilegedSkipReason() { TestEnv.skip("switchesRootAndExecutesInit", because: why); return }
+        guard FileManager.default.isExecutableFile(atPath: "/bin/busybox") else {
+            TestEnv.skip("switchesRootAndExecutesInit", because: "busybox-static is not installed"); return
+        }
+        let root = PhysicalRoot()
+        root.addDeployment(id: "init.0", attempts: "2\n")
+        let d = root.tree + "/bootdeploy/os/deploy/init.0"
+        try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: d + "/bin/busybox")
+        // The physical root has a /proc (mounted there and carried over) but no /run (mounted
+        // fresh in the new root after the switch).
+        root.tmp.mkdir("physical/proc")
+        if let why = try root.makeImage() { TestEnv.skip("switchesRootAndExecutesInit", because: why); return }
+        root.tmp.write("cmdline", "root=LABEL=bdroot ro bootdeploy=os/init.0 bootdeploy.init=/bin/busybox")
+        // The "real init" is busybox's shell, run inside the new root: it reports what it sees
+        // into /run, the tmpfs prepare-root mounted and carried over.
+        let probe = "cat /proc/self/mountinfo > /run/mi; cat /usr/bin/marker > /run/marker; /bin/busybox ls /sysroot/bootdeploy/os > /run/probe.physical 2>&1; echo $$ > /run/ran"
+        let r = try inMountNamespace(root.mountScript(readOnly: true) + """
+            "$B" --init --sysroot $T/sysroot --cmdline-file $T/cmdline --kmsg $T/kmsg -- sh -c '\(probe)' > $T/out 2> $T/err; echo $? > $T/rc
+            cat /proc/self/mountinfo > $T/after
+            cp $T/sysroot/run/mi $T/sysroot/run/marker $T/sysroot/run/probe.physical $T/sysroot/run/ran $T/ 2>> $T/err
+            cp $T/sysroot/run/bootdeploy/booted.json $T/booted.json 2>> $T/err
+            cat $T/sysroot/sysroot/bootdeploy/os/deploy/init.0.attempts > $T/attempts
+            """)
+        #expect(r.ok, "\(r.stdout) \(r.stderr)")
+        #expect(root.read("rc") == "0\n", "the exec'd init's status: \(root.read("err"))")
+        #expect(root.read("out").contains("os/init.0: deployment is the root, executing /bin/busybox"), "\(root.read("out"))")
+        #expect(root.read("marker") == "init.0\n", "the real init saw the deployment's /usr")
+        #expect(root.read("probe.physical").contains("deploy") && root.read("probe.physical").contains("var"), "the physical root is at /sysroot inside: \(root.read("probe.physical"))")
+        #expect(root.read("attempts") == "3\n")
+        let booted = try JSONValue.parse(root.read("booted.json"))
+        #expect(booted["id"]?.string == "init.0" && booted["softwareAttempts"]?.int == 3)
+
+        // From inside: / is the deployment, /proc and /run were moved in, /usr is read-only.
+        let inside = try root.table("mi")
+        #expect(inside.first { $0.target == "/" }?.root == "/bootdeploy/os/deploy/init.0")
+        #expect(inside.contains { $0.target == "/proc" && $0.fstype == "proc" })
+        #expect(inside.contains { $0.target == "/run" && $0.fstype == "tmpfs" })
+        #expect(inside.first { $0.target == "/usr" }?.readOnly == true)
+        #expect(inside.first { $0.target == "/var" }?.root == "/bootdeploy/os/var")
+        #expect(inside.first { $0.target == "/sysroot" }?.root == "/")
+
+        // From outside (same namespace): the old root's API mounts moved, none left behind.
+        let after = try root.table("after")
+        let s = root.path("sysroot")
+        #expect(!after.contains { $0.target == s + "/sysroot/proc" || $0.target == s + "/sysroot/run" })
+        #expect(after.contains { $0.target == s + "/proc" && $0.fstype == "proc" })
+    }
+
+    @Test("as init a failure undoes the mounts, including the API filesystems it mounted")
+    func initFailureUndoes() throws {
+        if let why = privilegedSkipReason() { TestEnv.skip("initFailureUndoes", because: why); return }
+        let root = PhysicalRoot()
+        root.addDeployment(id: "nousr.0", omit: ["usr"])
+        root.tmp.mkdir("physical/proc")
+        root.tmp.mkdir("physical/run")
+        if let why = try root.makeImage() { TestEnv.skip("initFailureUndoes", because: why); return }
+        root.tmp.write("cmdline", "bootdeploy=os/nousr.0")
+        let r = try inMountNamespace(root.mountScript() + """
+            cat /proc/self/mountinfo > $T/before
+            "$B" --init --sysroot $T/sysroot --cmdline-file $T/cmdline --kmsg $T/kmsg > $T/out 2> $T/err; echo $? > $T/rc
+            cat /proc/self/mountinfo > $T/after
+            """)
+        #expect(r.ok, "\(r.stderr)")
+        #expect(root.read("rc") == "1\n")
+        #expect(root.read("err").contains("nousr.0/usr does not exist"), "\(root.read("err"))")
+        #expect(normalizedMountinfo(root.read("after")) == normalizedMountinfo(root.read("before")))
+    }
+}
