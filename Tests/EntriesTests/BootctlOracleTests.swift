@@ -92,11 +92,11 @@ struct BootctlOracleTests {
             let name = try #require(BootctlName(file))
             let ctx = "seed \(seed) \(file)"
             #expect(rec["id"] as? String == name.id, "\(ctx)")
-            if le.name.suffix == ".conf" && name.triesLeft != nil {
-                // Where the two readings agree, EntryFileName's id is bootctl's minus the suffix.
-                #expect(rec["id"] as? String == le.name.id + ".conf", "\(ctx)")
-                #expect(le.name.counter?.left == name.triesLeft && le.name.counter?.done == (name.triesDone ?? 0), "\(ctx)")
-            }
+            // For every entry bootctl lists, systemd-boot's reading of the name (EntryFileName)
+            // finds the same counter, and bootctl's id is EntryFileName's id plus the suffix.
+            #expect(rec["id"] as? String == le.name.id + le.name.suffix, "\(ctx)")
+            #expect(le.name.counter?.left == name.triesLeft, "\(ctx)")
+            #expect(le.name.counter.map(\.done) == name.triesLeft.map { _ in name.triesDone ?? 0 }, "\(ctx)")
             #expect(rec["title"] as? String == e.title, "\(ctx)")
             #expect(rec["version"] as? String == e.version, "\(ctx)")
             #expect(rec["sortKey"] as? String == e.sortKey, "\(ctx)")

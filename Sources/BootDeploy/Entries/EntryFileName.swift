@@ -32,18 +32,19 @@ public enum EntryState: String, Sendable, Codable {
 ///
 /// Grammar: `ID[+LEFT[-DONE]].conf`.
 /// - The name must end in `.conf`, compared without regard to case (`x.CONF` is an entry for both
-///   systemd-boot and bootctl).
+///   systemd-boot and bootctl, and the counter in `a+3.CONF` counts: the VM oracle test saw
+///   systemd-boot 252 sort `z+0-2.CONF` last as exhausted and rename `y+3.CONF` to `y+2-1.conf`,
+///   writing the suffix in lower case).
 /// - The counter starts at the **last** `+`. `LEFT` and `DONE` are one or more ASCII digits
 ///   (leading zeros allowed), each at most 2147483647; a missing `-DONE` means 0.
-/// - The counter must end exactly at the suffix, and systemd-boot compares that suffix with `.conf`
-///   case-sensitively: in `a+3.CONF` it sees no counter and never renames the file (bootctl does
-///   report `triesLeft: 3` for it; see `BootctlName`).
-/// - Anything else after the last `+` (`a+x.conf`, `a+1-.conf`, `a+-1.conf`, `a+1 .conf`, a number
-///   above the limit) is no counter at all: the whole `+...` part belongs to the id.
+/// - The counter must end exactly at the suffix. Anything else after the last `+` (`a+x.conf`,
+///   `a+1-.conf`, `a+-1.conf`, `a+1 .conf`, a number above the limit) is no counter at all: the
+///   whole `+...` part belongs to the id (bootctl refuses the entry instead when a number is above
+///   the limit; see `BootctlName`).
 ///
 /// `id` is the name without counter and without the suffix. bootctl 252 prints its `id` field as
 /// the name without counter but *with* the suffix as spelled, i.e. `id + suffix`
-/// (`a+2-1.conf` → `"id": "a.conf"`), except where the two readings differ as described above.
+/// (`a+2-1.conf` → `"id": "a.conf"`); the oracle test checks this for every entry bootctl lists.
 ///
 /// The original spelling of the counter is kept, so `fileName` gives back exactly the name that
 /// was parsed (`a+03.conf` stays `a+03.conf`) until the counter is changed.
@@ -75,8 +76,7 @@ public struct EntryFileName: Sendable, Hashable, CustomStringConvertible {
         counter = nil
         spelled = nil
 
-        // systemd-boot only counts before an exactly spelled ".conf".
-        guard suffixBytes == Array(".conf".utf8), let plus = stem.lastIndex(of: UInt8(ascii: "+")) else { return }
+        guard let plus = stem.lastIndex(of: UInt8(ascii: "+")) else { return }
         let tail = stem[(plus + 1)...]
         guard let parsed = Self.parseCounter(tail) else { return }
         id = String(decoding: stem[..<plus], as: UTF8.self)
@@ -123,7 +123,8 @@ public struct EntryFileName: Sendable, Hashable, CustomStringConvertible {
 
     /// The name systemd-boot 252 gives the file when it boots this entry (it renames before it
     /// starts the kernel). Without a counter nothing changes. Otherwise `+L-D` becomes
-    /// `+(L-1)-(D+1)`, always written with both numbers (`a+3.conf` → `a+2-1.conf`). An exhausted
+    /// `+(L-1)-(D+1)`, always written with both numbers and a lower-case `.conf`
+    /// (`a+3.conf` → `a+2-1.conf`, `y+3.CONF` → `y+2-1.conf`). An exhausted
     /// entry is still renamed when it is booted anyway: `LEFT` stays 0 and `DONE` grows
     /// (`a+0-3.conf` → `a+0-4.conf`; systemd-boot's `next_name` uses a floor-at-zero subtraction and
     /// renames whenever a counter is present, and MACHINE-FACTS.md saw exactly this in a VM).
@@ -133,6 +134,7 @@ public struct EntryFileName: Sendable, Hashable, CustomStringConvertible {
         var next = self
         next.counter = BootCounter(left: max(counter.left - 1, 0),
                                    done: min(counter.done + 1, BootCounter.maximum))
+        next.suffix = ".conf"
         next.spelled = nil
         return next
     }
@@ -199,10 +201,8 @@ public struct EntryFileName: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// How bootctl 252 (`bootctl list`) reads an entry file name. It differs from systemd-boot's
-/// reading (`EntryFileName`) in three ways, all seen on this machine:
-/// - the counter may end at any suffix that starts at the last `.`, in any case (`b+3.CONF` has
-///   `triesLeft` 3 for bootctl, no counter for systemd-boot);
+/// How bootctl 252 (`bootctl list`) reads an entry file name. For `*.conf` names it finds the same
+/// counter as systemd-boot (`EntryFileName`), and differs in two ways, both seen on this machine:
 /// - a counter above 2147483647 makes bootctl refuse the whole entry ("Failed to parse tries
 ///   counter"), where systemd-boot just sees no counter;
 /// - the name without its counter must consist of `[A-Za-z0-9+_.-]` only and be a valid file name,
