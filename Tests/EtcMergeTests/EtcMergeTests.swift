@@ -548,6 +548,15 @@ struct EtcMergeCornerTests {
         }
     }
 
+    @Test("the deployment-root form merges by the usr/etc and etc convention")
+    func deploymentRootForm() throws {
+        let f = try EtcFixture(vendor: "echo v > $OV/f; echo v > $OV/g", local: "echo mine > $OL/f", update: "echo v2 > $NV/f; echo v2 > $NV/g")
+        let r = try EtcMerge.merge(currentDeployment: f.tmp.sub("cur"), newDeployment: f.tmp.sub("new") + "/")
+        #expect(r.localChanges == ["f"])
+        #expect(f.read("f") == "mine\n")
+        #expect(f.read("g") == "v2\n")
+    }
+
     @Test("relative paths are refused")
     func relativePathsRefused() throws {
         #expect(throws: EtcMergeError.badPath("etc")) {

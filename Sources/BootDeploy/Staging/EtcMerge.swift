@@ -116,6 +116,14 @@ public enum EtcMerge {
         return walk.report
     }
 
+    /// The same merge by the deployment convention: `<current>/usr/etc`, `<current>/etc` and
+    /// `<new>/usr/etc` into `<new>/etc`. Both paths absolute (deployment roots).
+    public static func merge(currentDeployment current: String, newDeployment new: String) throws -> EtcMergeReport {
+        func join(_ root: String, _ rel: String) -> String { root.hasSuffix("/") ? root + rel : root + "/" + rel }
+        return try merge(oldVendor: join(current, "usr/etc"), oldLive: join(current, "etc"),
+                         newVendor: join(new, "usr/etc"), into: join(new, "etc"))
+    }
+
     /// Opens one input tree; nil when it does not exist. A symlink in place of the tree is refused:
     /// following it would merge some other directory.
     static func openTree(_ path: String) throws -> Directory? {
