@@ -73,7 +73,7 @@ struct SystemdBootVMTests {
         let machineIDs = ["0123456789abcdef", "fedcba9876543210", "\"0123456789abcdef\""]
         var out: [(String, String)] = []
         var used = Set<String>()   // FAT names are case-insensitive
-        while out.count < 24 {
+        while out.count < 32 {
             var base = g.chance(0.5) ? g.pick(["bd-os-001", "bd-os-002", "bd-os-010", "debian-6.1.0", "Fedora", "a", "B", "zed", "x_y"])
                 : String((0..<g.int(1...6)).map { _ in g.pick(Array("abcXYZ019-_.")) })
             if g.chance(0.05) { base = "auto-" + base }
@@ -96,6 +96,17 @@ struct SystemdBootVMTests {
         return out
     }
 
+    /// Nothing but exhausted entries in the menu: systemd-boot still boots the first, and still
+    /// renames it. Beside them, entries it must hide, each of which would otherwise sort first.
+    static func exhaustedSet() -> [(String, String)] {
+        let boot = "linux /vmlinuz\ninitrd /initrd.img\noptions console=ttyS0 quiet panic=-1\n"
+        return ["a+0-3.conf", "b+0-1.conf", "c+0.conf", "D+0-7.CONF"].map { ($0, "title \($0)\n" + boot) } + [
+            ("auto-zz+3.conf", "title reserved name\n" + boot),
+            ("zz-arm.conf", "title other architecture\narchitecture aa64\n" + boot),
+            ("zz-nokernel.conf", "title no kernel\noptions console=ttyS0\n"),
+        ]
+    }
+
     /// The UTF-16LE, NUL-separated strings of an efivarfs dump (after its 4 attribute bytes).
     static func decode(_ hex: Substring) -> [String] {
         var bytes: [UInt8] = []
@@ -108,14 +119,14 @@ struct SystemdBootVMTests {
         return units.split(separator: 0, omittingEmptySubsequences: true).map { String(decoding: $0, as: UTF16.self) }
     }
 
-    @Test("systemd-boot 252 shows and boots entries in the order BootOrder.systemdBoot predicts", arguments: [1, 2] as [UInt64])
+    @Test("systemd-boot 252 shows and boots entries in the order BootOrder.systemdBoot predicts", arguments: [1, 3] as [UInt64])
     func menuOrder(seed: UInt64) throws {
         guard let (kernel, efivarfs) = Self.prerequisites() else { return }
         let tmp = TempDir("bd-sdboot")
         let ents = tmp.sub("entries")
         try FileManager.default.createDirectory(atPath: ents, withIntermediateDirectories: true)
         var g = SeededGenerator(seed: 1000 + seed)
-        let set = Self.randomSet(&g)
+        let set = seed == 3 ? Self.exhaustedSet() : Self.randomSet(&g)
         for (name, text) in set { try Data(text.utf8).write(to: URL(fileURLWithPath: ents + "/" + name)) }
         // Written to the FAT directory in this order; ties in systemd-boot's order keep it.
         let writeOrder = set.map(\.0)
@@ -138,7 +149,8 @@ struct SystemdBootVMTests {
             return
         }
         // systemd-boot appends its own auto-* entries (reboot into firmware...) after the sorted ones.
-        let menu = Self.decode(menuLine.split(separator: " ")[2]).filter { !$0.hasPrefix("auto-") }
+        let ours = Set(set.map { $0.0.lowercased() })
+        let menu = Self.decode(menuLine.split(separator: " ")[2]).filter { !$0.hasPrefix("auto-") || ours.contains($0) }
         let selected = Self.decode(selectedLine.split(separator: " ")[2]).first
 
         // Our prediction, from the same files read back from disk in the order they were written.
@@ -157,6 +169,17 @@ struct SystemdBootVMTests {
         }.joined(separator: "\n  ")
         #expect(menu == predictedIDs, "seed \(seed):\n systemd-boot \(menu)\n predicted    \(predictedIDs)\n  \(detail)")
         #expect(selected == predictedIDs.first, "seed \(seed): booted \(selected ?? "nothing")")
+        // systemd-boot renamed the booted file before starting the kernel: the directory must now
+        // hold exactly what afterBootAttempt() predicts.
+        if let booted = predicted.first {
+            let listing = try run("/usr/bin/mdir", ["-b", "-i", tmp.sub("disk.img") + "@@1048576", "::/loader/entries"],
+                                  env: ["MTOOLS_SKIP_CHECK": "1"])
+            let after = Set(listing.stdout.split(whereSeparator: \.isNewline).compactMap { $0.split(separator: "/").last.map(String.init) })
+            var want = Set(writeOrder)
+            want.remove(booted.name.fileName)
+            want.insert(booted.name.afterBootAttempt().fileName)
+            #expect(after == want, "seed \(seed): after booting \(booted.name.fileName): \(after.sorted()) vs \(want.sorted())")
+        }
         print("systemd-boot VM oracle seed \(seed): \(set.count) entry files, \(menu.count) in the menu, order and default "
               + "agree; the boot took " + String(format: "%.1f s", seconds))
     }
