@@ -107,6 +107,12 @@ struct SystemdBootVMTests {
         ]
     }
 
+    /// A counter one above systemd's limit is no counter: the entry boots and is not renamed.
+    static func overflowSet() -> [(String, String)] {
+        let boot = "linux /vmlinuz\ninitrd /initrd.img\noptions console=ttyS0 quiet panic=-1\n"
+        return [("e+2147483648.conf", "sort-key a\n" + boot), ("f+2147483647.conf", "sort-key b\n" + boot)]
+    }
+
     /// The UTF-16LE, NUL-separated strings of an efivarfs dump (after its 4 attribute bytes).
     static func decode(_ hex: Substring) -> [String] {
         var bytes: [UInt8] = []
@@ -119,14 +125,14 @@ struct SystemdBootVMTests {
         return units.split(separator: 0, omittingEmptySubsequences: true).map { String(decoding: $0, as: UTF16.self) }
     }
 
-    @Test("systemd-boot 252 shows and boots entries in the order BootOrder.systemdBoot predicts", arguments: [1, 3] as [UInt64])
+    @Test("systemd-boot 252 shows and boots entries in the order BootOrder.systemdBoot predicts", arguments: [1, 3, 4] as [UInt64])
     func menuOrder(seed: UInt64) throws {
         guard let (kernel, efivarfs) = Self.prerequisites() else { return }
         let tmp = TempDir("bd-sdboot")
         let ents = tmp.sub("entries")
         try FileManager.default.createDirectory(atPath: ents, withIntermediateDirectories: true)
         var g = SeededGenerator(seed: 1000 + seed)
-        let set = seed == 3 ? Self.exhaustedSet() : Self.randomSet(&g)
+        let set = seed == 3 ? Self.exhaustedSet() : seed == 4 ? Self.overflowSet() : Self.randomSet(&g)
         for (name, text) in set { try Data(text.utf8).write(to: URL(fileURLWithPath: ents + "/" + name)) }
         // Written to the FAT directory in this order; ties in systemd-boot's order keep it.
         let writeOrder = set.map(\.0)

@@ -33,6 +33,8 @@ public struct EntryParseError: Error, CustomStringConvertible, Sendable, Equatab
 ///   `options` values joined by one space. `devicetree-overlay` values are split at blanks and
 ///   the pieces collected, as bootctl does.
 /// - Unknown keys are kept, in order, and written back unchanged by `render`.
+/// - Keys are taken literally, as systemd-boot takes them; bootctl alone would read a backslash in
+///   a key as an escape (`ti\tle` as `title`), which no real entry relies on.
 ///
 /// Where the file is outright broken the loaders disagree, so we refuse it with an error naming the
 /// file and line: invalid UTF-8 (bootctl 252 aborts its JSON output on it), a NUL byte (bootctl
