@@ -21,7 +21,16 @@ public final class MountExecutor {
     /// Steps completed so far, for messages and tests.
     public private(set) var completed = 0
 
-    public init(plan: MountPlan) { self.plan = plan }
+    /// The mount table when the plan starts, if the caller has read it already (one read less
+    /// on the critical path); read on demand otherwise.
+    private let table: [MountEntry]?
+    /// Directories already checked for symlinks, by absolute path (see `PathCheck`).
+    private var checked: [String: Directory] = [:]
+
+    public init(plan: MountPlan, table: [MountEntry]? = nil) {
+        self.plan = plan
+        self.table = table
+    }
 
     /// Runs every step. On failure, everything done is undone before the error is thrown.
     public func apply() throws(PrepareRootError) {
@@ -77,7 +86,7 @@ public final class MountExecutor {
         do {
             switch step {
             case .makePrivate(let t):
-                let before = (try? MountTable.find(target: t))?.propagation
+                let before = (table ?? (try? MountTable.current()) ?? []).last { $0.target == t }?.propagation
                 try Mounts.setPropagation(t, .private, recursive: true)
                 if before == .shared { undo.append(.reshare(t)) }
             case .bind(let s, let t, _):
@@ -118,6 +127,6 @@ public final class MountExecutor {
     func checkDirectory(_ path: String, role: String) throws(PrepareRootError) {
         let base = plan.sysroot
         guard path == base || path.hasPrefix(base == "/" ? "/" : base + "/") else { return }
-        _ = try PathCheck.openDirectory(String(path.dropFirst(base.count)), below: base, role: role)
+        _ = try PathCheck.openDirectory(String(path.dropFirst(base.count)), below: base, role: role, cache: &checked)
     }
 }

@@ -165,7 +165,7 @@ public enum PrepareRoot {
         }
 
         let plan = MountPlan(layout: record.layout, sysroot: sysroot, mode: mode)
-        let executor = MountExecutor(plan: plan)
+        let executor = MountExecutor(plan: plan, table: table)
         try executor.apply()
         let booted = BootedRecord(name: name, loaderEntry: LoaderVariables.bootCountEntry(efivars: o.efivars),
                                   softwareAttempts: attempts, bootedAt: BootedRecord.now())
