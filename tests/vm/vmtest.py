@@ -152,6 +152,11 @@ class Env:
         tree = self.tree_copy(os.path.join(work, name))
         self.install_guest_bits(tree)
         self.install_project(tree)
+        # What a package's postinst would do: enable the health units that make install put there.
+        unitdir = os.path.join(tree, "usr/lib/systemd/system")
+        units = sorted(u for u in os.listdir(unitdir) if u.startswith("boot-health") and u.endswith(".service"))
+        if units:
+            sh(["systemctl", f"--root={tree}", "enable"] + units)
         os.makedirs(os.path.join(tree, "sysroot"), exist_ok=True)
         put(os.path.join(tree, "etc/bdvm-version"), version + "\n")
         # Short health timings: the suite has to finish; the semantics do not depend on them.
@@ -344,7 +349,7 @@ class Setup:
         put(os.path.join(self.ctl, "actions", f"{self.nactions:03d}"), script, 0o755)
 
     def guest_deploy_script(self, guest_tree, version, stage=False, then="reboot"):
-        c = self.cmd("/sysroot", "/boot", "deploy", *self.deploy_args(guest_tree, version, stage))
+        c = self.cmd("/sysroot", "/boot", "deploy", *self.deploy_args(guest_tree, version, stage), tool="boot-deploy")
         q = " ".join(shquote(x) for x in c)
         s = "echo \"BDVM deployStart=$(cut -d' ' -f1 /proc/uptime)\"\n"
         s += f"{q}\nrc=$?\n"
@@ -606,38 +611,51 @@ def scenario_staged(env, work):
     return st.machine
 
 
-# Scenario 6: power cuts at random moments during deploy and during finalize.
-def scenario_power_cuts(env, work, rounds=4):
-    env.require("boot-deploy deploy", "boot-deploy status", "boot-deploy finalize", "boot-health", "dracut-module", "units")
+# Scenario 6: power cuts at random moments during deploy (6a) and during finalize at shutdown (6b).
+def power_cuts(env, work, finalize, rounds):
+    need = ["boot-deploy deploy", "boot-deploy status", "boot-health", "dracut-module", "units"]
+    if finalize:
+        need.append("boot-deploy finalize")
+    env.require(*need)
     st, v1 = factory(env, work)
     tree = env.os_tree(work, "tree-v2", "2", required_good_service)
     gtree = st.add_update_tree(tree, "v2")
     shutil.rmtree(tree)
-    import random
+    # deploy, check, deploy, check...: a "check" action is the report and a poweroff, so the healthy boot
+    # after each cut does not start the next round's deploy uncut.
     for i in range(rounds):
-        stage = i % 2 == 1
-        st.queue(st.guest_deploy_script(gtree, f"2.{i}", stage=stage))
+        st.queue(st.guest_deploy_script(gtree, f"2.{i}", stage=finalize))
+        st.queue("echo \"BDVM checkOnly=1\"\n")
     st.make_disk()
-    deploy_window = env.times.get("guest-deploy", 20.0)
-    healthy = 0
+    deploy_window = env.times.get("guest-deploy", 15.0)
     for i in range(rounds):
-        stage = i % 2 == 1
-        if stage:   # cut during the shutdown that finalizes
-            b = st.boot(kill_when="BDVM rebootRequested=", kill_delay=(0.0, 8.0))
-        else:       # cut during the deploy itself
+        if finalize:   # cut during the shutdown that finalizes the staged deployment
+            b = st.boot(kill_when="BDVM rebootRequested=", kill_delay=(0.0, 6.0))
+        else:          # cut during the deploy itself (its measured duration in scenario 1, else 15 s)
             b = st.boot(kill_when="BDVM deployStart=", kill_delay=(0.0, deploy_window))
-        env.log(f"           round {i}: {'finalize' if stage else 'deploy'} cut: {b.end}")
-        # The next boot must reach a healthy deployment (possibly the new one, possibly the old).
+        check(b.get("action"), f"round {i}: the guest should have started the deploy")
+        env.log(f"           round {i}: cut {b.end} {'during shutdown' if finalize else 'during deploy'}; "
+                f"deployDone={b.get('deployDone')}")
+        # The next boot must reach a healthy deployment (the new one or the old one).
         nb = booted_until(st, reached_report, 4, f"round {i}: a healthy boot after the cut")
         bt = nb.get("booted")
         check(bt not in (None, "none"), f"round {i}: booted a deployment ({bt})")
-        hs = health_json(nb)
-        check(hs is not None, f"round {i}: boot-health status readable: {nb.get('healthStatus')}")
-        bad = [e for e in st.entries() if e["deployment"] is None]
-        check(not bad, f"round {i}: every entry names a deployment: {bad}")
-        healthy += 1
-    check(healthy == rounds, "every cut followed by a healthy boot")
+        check(nb.get("failedUnits", "x").strip() == "", f"round {i}: failed units: {nb.get('failedUnits')}")
+        check(health_json(nb) is not None, f"round {i}: boot-health status readable: {nb.get('healthStatus')}")
+        ds = nb.get("deployStatus", "")
+        check(ds.startswith("{"), f"round {i}: boot-deploy status --json works: {ds[:200]}")
+        orphans = [e["name"] for e in st.entries() if e["deployment"] is None]
+        check(not orphans, f"round {i}: every entry names a deployment: {orphans}")
+        check(nb.get("checkOnly") == "1", f"round {i}: the healthy boot ran the check action")
     return st.machine
+
+
+def scenario_power_cuts_deploy(env, work):
+    return power_cuts(env, work, finalize=False, rounds=3)
+
+
+def scenario_power_cuts_finalize(env, work):
+    return power_cuts(env, work, finalize=True, rounds=3)
 
 
 SCENARIOS = [
@@ -647,7 +665,8 @@ SCENARIOS = [
     ("3", "an update that cannot boot at all: systemd-boot's counting brings the old one back", scenario_unbootable_update),
     ("4", "every deployment bad: up, degraded, no reboot loop", scenario_all_bad),
     ("5", "a staged update finalized at shutdown boots as the new default", scenario_staged),
-    ("6", "power cuts during deploy and finalize: the next boot is always healthy", scenario_power_cuts),
+    ("6a", "power cuts during deploy: the next boot is always healthy", scenario_power_cuts_deploy),
+    ("6b", "power cuts during finalize at shutdown: the next boot is always healthy", scenario_power_cuts_finalize),
 ]
 
 
