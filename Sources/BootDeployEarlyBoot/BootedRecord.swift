@@ -34,7 +34,7 @@ public struct BootedRecord: Sendable, Equatable {
     /// Writes the record atomically into `runDir`, creating the directory.
     public func write(runDir: String) throws(PrepareRootError) {
         do {
-            let root = try Directory.open("/")
+            let root = try Directory.open(runDir.hasPrefix("/") ? "/" : ".")
             let rel = MountPlan.normalized(runDir).split(separator: "/").joined(separator: "/")
             if !rel.isEmpty { try root.makeDirectory(rel, parents: true) }
             let dir = rel.isEmpty ? root : try root.openDirectory(rel, noFollow: true)

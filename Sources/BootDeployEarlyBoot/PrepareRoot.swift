@@ -22,8 +22,16 @@ public enum PrepareRoot {
 
         public init() {}
 
-        /// The physical root: given, or `/sysroot` in the initramfs, `/` as init.
-        public var effectiveSysroot: String { MountPlan.normalized(sysroot ?? (initMode ? "/" : "/sysroot")) }
+        /// The physical root: given, or `/sysroot` in the initramfs, `/` as init; made absolute,
+        /// since the mount table it is looked up in holds absolute paths.
+        public var effectiveSysroot: String {
+            let given = sysroot ?? (initMode ? "/" : "/sysroot")
+            if given.hasPrefix("/") { return MountPlan.normalized(given) }
+            var buf = [CChar](repeating: 0, count: 4096)
+            guard getcwd(&buf, buf.count) != nil else { return MountPlan.normalized(given) }
+            let cwd = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            return MountPlan.normalized(MountPlan.join(cwd, given))
+        }
     }
 
     public static let usage = """
@@ -183,7 +191,7 @@ public enum PrepareRoot {
     static func deploymentName(cmdlineFile: String) throws(PrepareRootError) -> DeploymentName {
         let text: String
         do {
-            let bytes = try Directory.open("/").readFile(String(cmdlineFile.drop(while: { $0 == "/" })), limit: 1 << 16)
+            let bytes = try Directory.open(cmdlineFile.hasPrefix("/") ? "/" : ".").readFile(String(cmdlineFile.drop(while: { $0 == "/" })), limit: 1 << 16)
             text = String(decoding: bytes, as: UTF8.self)
         } catch {
             throw PrepareRootError("cannot read the kernel command line: \(error)")
@@ -234,7 +242,7 @@ public enum PrepareRoot {
                 throw PrepareRootError("mounting \(fs.fstype) at \(target): \(error)")
             }
         }
-        let cmdlineText = (try? Directory.open("/").readText(String(o.cmdlineFile.drop(while: { $0 == "/" })))) ?? ""
+        let cmdlineText = (try? Directory.open(o.cmdlineFile.hasPrefix("/") ? "/" : ".").readText(String(o.cmdlineFile.drop(while: { $0 == "/" })))) ?? ""
         let program = initProgram(KernelCommandLine(cmdlineText))
         let api = apiMounts(sysroot: sysroot, table: (try? MountTable.current()) ?? [])
         let done: Prepared

@@ -82,6 +82,8 @@ struct MountPlanTests {
         #expect(!p.initMode && p.effectiveSysroot == "/mnt" && p.runDir == "/r")
         let q = try PrepareRoot.parse(["--init", "--sysroot", "/x"])
         #expect(q.initMode && q.effectiveSysroot == "/x")
+        let rel = try PrepareRoot.parse(["bd-prepare-root", "--sysroot", "mnt/root/"])
+        #expect(rel.effectiveSysroot == FileManager.default.currentDirectoryPath + "/mnt/root", "a relative sysroot is made absolute")
         #expect(throws: PrepareRootError.self) { try PrepareRoot.parse(["bd-prepare-root", "--bogus"]) }
         #expect(throws: PrepareRootError.self) { try PrepareRoot.parse(["bd-prepare-root", "--sysroot"]) }
     }
