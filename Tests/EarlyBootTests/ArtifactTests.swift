@@ -79,6 +79,10 @@ struct ArtifactTests {
         let link = try FileManager.default.destinationOfSymbolicLink(atPath: t.sub("a/late/local-fs.target.requires/var.mount"))
         #expect(link == "../var.mount")
         #expect((try FileManager.default.contentsOfDirectory(atPath: t.sub("a/normal"))).isEmpty, "only the late directory, so fstab wins")
+        if TestEnv.have("systemd-analyze") {
+            let v = try run("systemd-analyze", ["verify", t.sub("a/late/var.mount")])
+            #expect(v.ok && v.stderr.isEmpty, "systemd accepts the generated unit: \(v.stderr)")
+        }
 
         for (n, (cmdline, mi)) in [("bootdeploy=os/a.0", "mi.var"), ("quiet", "mi.novar"), ("bootdeploy=../x", "mi.novar"),
                                    ("bootdeploy=os/a/b", "mi.novar"), ("bootdeploy=other/a.0", "mi.novar")].enumerated() {
@@ -86,6 +90,20 @@ struct ArtifactTests {
             #expect(r.ok, "\(cmdline): \(r.stderr)")
             #expect(!FileManager.default.fileExists(atPath: t.sub("n\(n)/late/var.mount")), "\(cmdline) with \(mi): no unit")
         }
+    }
+
+    @Test("systemd accepts the initramfs unit (apart from what only exists inside an initramfs)")
+    func unitVerifies() throws {
+        guard TestEnv.have("systemd-analyze") else { TestEnv.skip("unitVerifies", because: "systemd-analyze missing"); return }
+        let t = TempDir("bd-unit")
+        try FileManager.default.copyItem(atPath: repoRoot + "/dracut/50bootdeploy/bootdeploy-prepare-root.service",
+                                         toPath: t.sub("bootdeploy-prepare-root.service"))
+        let v = try run("systemd-analyze", ["verify", t.sub("bootdeploy-prepare-root.service")])
+        // sysroot.mount is generated in the initramfs and the binary is not installed on the host.
+        let unexpected = v.stderr.split(separator: "\n").filter {
+            !$0.contains("Unit sysroot.mount not found") && !$0.contains("/usr/lib/bootdeploy/bd-prepare-root is not executable")
+        }
+        #expect(unexpected.isEmpty, "\(unexpected)")
     }
 
     @Test("dracut builds an initramfs with the module: binary, libraries, unit and its enablement, and the binary runs inside")

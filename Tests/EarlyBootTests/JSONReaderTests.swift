@@ -101,4 +101,35 @@ struct JSONReaderTests {
         }
         #expect(accepted > 0 && refused > 0, "the fuzzer exercised both outcomes (\(accepted) accepted, \(refused) refused)")
     }
+
+    @Test("fuzzing: random command lines and records give a name or one clean error line, never a crash")
+    func fuzzCommandLineAndRecord() {
+        var rng = SystemRandomNumberGenerator()
+        let alphabet = Array("bootdeploy=os/a.0 \"\\..//-_\u{1}\u{7f}\n\tx".unicodeScalars)
+        let name = DeploymentName(stateroot: "os", id: "a.0")
+        for _ in 0..<2000 {
+            var text = "bootdeploy="
+            for _ in 0..<Int.random(in: 0...12, using: &rng) { text.unicodeScalars.append(alphabet.randomElement(using: &rng)!) }
+            if let v = KernelCommandLine(text).last("bootdeploy") {
+                do {
+                    let n = try DeploymentName(argument: v)
+                    #expect(DeploymentName.problem(n.stateroot) == nil && DeploymentName.problem(n.id) == nil)
+                    let parts = n.deploymentPath.split(separator: "/", omittingEmptySubsequences: false)
+                    #expect(parts.count == 4 && !parts.contains { $0.isEmpty || $0 == "." || $0 == ".." }, "\(n.deploymentPath)")
+                } catch {
+                    #expect(!PrepareRootError.printable(error.message).contains("\n"))
+                }
+            }
+            var bytes = Array(#"{"schema": 1, "stateroot": "os", "id": "a.0", "layout": {"version": 1, "root": "bootdeploy/os/deploy/a.0", "mounts": [{"origin": "physical", "source": "bootdeploy/os/var", "target": "/var", "readOnly": false}]}}"#.utf8)
+            for _ in 0..<Int.random(in: 1...3, using: &rng) {
+                bytes[Int.random(in: 0..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+            }
+            do {
+                let r = try DeploymentRecord.parse(bytes, file: "f", expected: name)
+                try r.layout.validate(for: name, file: "f")
+            } catch {
+                #expect(error.message.hasPrefix("f"), "\(error.message)")
+            }
+        }
+    }
 }
