@@ -94,6 +94,9 @@ public final class DeploymentManager: @unchecked Sendable {
     /// Finds a deployment by `ID` or `STATEROOT/ID`.
     func resolve(_ ref: String, in cur: Current) throws(BootDeployError) -> DeploymentRecord {
         if ref.contains("/") {
+            let parts = ref.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            try Names.validate(parts[0], kind: "stateroot")
+            try Names.validate(parts[1], kind: "deployment id")
             if let r = cur.records[ref] { return r }
             throw .notFound("no deployment \(quoted(ref))")
         }
@@ -393,7 +396,7 @@ public final class DeploymentManager: @unchecked Sendable {
             if k.replace(spec) == 0 { throw .notFound("no kernel argument \(quoted(KernelArguments.key(of: spec))) to replace on \(r.qualifiedID)") }
         }
         for spec in append {
-            try checkKarg(spec)
+            try checkKarg(KernelArguments.make(key: KernelArguments.key(of: spec), value: KernelArguments.value(of: spec)))
             k.append(spec)
         }
         if k.parameters == r.kargs { return r.kargs }

@@ -24,13 +24,13 @@ public struct KernelArguments: Sendable, Equatable {
         parameters = out
     }
 
-    /// The key of a parameter: the part before the first `=` outside quotes, quotes removed.
+    /// The key of a parameter: the part before the first `=` (the kernel looks for it inside
+    /// quotes too), quotes removed.
     public static func key(of parameter: String) -> String {
         var key = ""
-        var inQuote = false
         for c in parameter {
-            if c == "\"" { inQuote.toggle(); continue }
-            if c == "=" && !inQuote { break }
+            if c == "\"" { continue }
+            if c == "=" { break }
             key.append(c)
         }
         return key
@@ -42,6 +42,8 @@ public struct KernelArguments: Sendable, Equatable {
         guard let eq = parameter.firstIndex(of: "=") else { return nil }
         var v = String(parameter[parameter.index(after: eq)...])
         if v.count >= 2 && v.hasPrefix("\"") && v.hasSuffix("\"") { v = String(v.dropFirst().dropLast()) }
+        // `"key=a b"`: the whole parameter was quoted; the kernel drops the closing quote.
+        else if parameter.hasPrefix("\"") && v.hasSuffix("\"") { v = String(v.dropLast()) }
         return v
     }
 
