@@ -196,6 +196,11 @@ public final class HealthService: @unchecked Sendable {
             noteBoot(d, c, &status)
             try store.save(status)
             withExtendedLifetime(lock) {}
+            // This boot was already judged bad (the check phase failed): nothing left to watch.
+            if phase == .watch, status.state == "bad" || status.state == "degraded" {
+                return Decision(decision: "none", reason: "already marked \(status.state) in this boot", rebootRequested: false,
+                                degraded: status.state == "degraded", healthy: false)
+            }
             // Software counter: boots that never got as far as blessing count against the deployment.
             if c.backend == .software, let n = c.attempts, n > config.maxAttempts {
                 failure = "boot attempts exhausted: \(n) unblessed boots, MaxAttempts=\(config.maxAttempts)"
@@ -204,6 +209,9 @@ public final class HealthService: @unchecked Sendable {
         }
 
         if phase == .all || phase == .watch, failure == nil || phase == .watch {
+            // READY at once: the unit is part of the boot transaction, and startup cannot finish
+            // while it waits for us. The decision follows in STATUS=.
+            ServiceNotify.ready("waiting for system startup to finish")
             b = try? bus()
             if let b {
                 try? b.watch()
@@ -262,7 +270,7 @@ public final class HealthService: @unchecked Sendable {
             decision = try decideGood(d, by: "service", run: .init(phase: phase.rawValue, startedAt: started, finishedAt: wallClockSeconds(),
                                                                    decision: "blessed", reason: nil, checks: checks, units: units))
         }
-        ServiceNotify.ready("\(d): \(decision.decision)\(decision.reason.map { ": " + $0 } ?? "")")
+        ServiceNotify.status("\(d): \(decision.decision)\(decision.reason.map { ": " + $0 } ?? "")")
 
         // The grace period: a required unit that fails now still fails this boot.
         if decision.healthy, phase == .all || phase == .watch, !config.units.isEmpty, let b {
