@@ -16,28 +16,103 @@ final class PhysicalRoot {
         tmp.mkdir("physical")
     }
 
-    /// Adds a deployment the way `boot-deploy deploy` lays it out (docs/ON-DISK.md), with its record.
-    /// `omit` leaves directories out of the tree, `extra` adds files (path -> content).
-    func addDeployment(stateroot: String = "os", id: String, omit: Set<String> = [], record: String? = nil,
-                       attempts: String? = nil, withVar: Bool = true) {
-        let d = "physical/bootdeploy/\(stateroot)/deploy/\(id)"
-        for dir in ["usr/bin", "var", "sysroot", "etc", "proc", "sys", "dev", "run", "bin"] where !omit.contains(dir) && !omit.contains(String(dir.split(separator: "/")[0])) {
-            tmp.mkdir("\(d)/\(dir)")
+    /// Whether the fixtures are made by the project's own `boot-deploy init/deploy` (the normal
+    /// case) or, where it is not built, written by hand per docs/ON-DISK.md.
+    static let bootDeploy: String? = {
+        let tool = TestEnv.tool("boot-deploy")
+        guard FileManager.default.isExecutableFile(atPath: tool),
+              let help = try? run(tool, ["deploy", "--help"]), help.ok, help.stdout.contains("--software-counter") else {
+            print("NOTE: boot-deploy deploy is not available: EarlyBootTests write deployment records by hand")
+            return nil
         }
-        if !omit.contains("usr") { tmp.write("\(d)/usr/bin/marker", "\(id)\n") }
-        if withVar { tmp.write("physical/bootdeploy/\(stateroot)/var/lib/marker", "var of \(stateroot)\n") }
-        let layout = standardLayout(id, stateroot: stateroot)
-        let json = try! String(decoding: JSONEncoder().encode(layout), as: UTF8.self)
-        tmp.write("\(d).json", record ?? """
-            {"schema": 1, "stateroot": "\(stateroot)", "id": "\(id)", "version": "1.0", "title": "Test \(id)",
-             "digest": "00", "kernelVersion": "6.1.0-test", "kernelDir": "bootdeploy/\(stateroot)/00", "hasDevicetree": false,
-             "kargs": ["rw"], "pinned": false, "created": "2026-12-01T18:00:00Z", "layout": \(json)}
-            """)
-        if let attempts { tmp.write("\(d).attempts", attempts) }
+        return tool
+    }()
+
+    private var initialised: Set<String> = []
+    /// Damage to do once every deployment is made: boot-deploy rightly refuses to work on a sysroot
+    /// whose deployments are already broken.
+    private var pending: [() throws -> Void] = []
+
+    /// Runs `change` on the tree just before the image is made.
+    func later(_ change: @escaping () throws -> Void) { pending.append(change) }
+
+    /// Adds a deployment and returns its id. Made by `boot-deploy deploy` from a small OS tree when
+    /// the tool is built (then `id` is only a label: boot-deploy names deployments), else laid out
+    /// by hand the way docs/ON-DISK.md says. Afterwards the tree is damaged as a test asks: `omit`
+    /// removes directories from it, `record` replaces the record, `attempts` sets the software
+    /// counter, `withVar: false` removes the stateroot's var, `busybox` puts /bin/busybox in.
+    @discardableResult
+    func addDeployment(stateroot: String = "os", id: String, omit: Set<String> = [], record: String? = nil,
+                       attempts: String? = nil, withVar: Bool = true, busybox: Bool = false) -> String {
+        let realID: String
+        if let tool = PhysicalRoot.bootDeploy {
+            realID = deployWithBootDeploy(tool, stateroot: stateroot, label: id, counted: attempts != nil)
+        } else {
+            realID = id
+            let d = "physical/bootdeploy/\(stateroot)/deploy/\(id)"
+            for dir in ["usr/bin", "var", "sysroot", "etc", "proc", "sys", "dev", "run", "bin"] {
+                tmp.mkdir("\(d)/\(dir)")
+            }
+            tmp.write("\(d)/usr/bin/marker", "\(id)\n")
+            let layout = standardLayout(id, stateroot: stateroot)
+            let json = try! String(decoding: JSONEncoder().encode(layout), as: UTF8.self)
+            tmp.write("\(d).json", """
+                {"schema": 1, "stateroot": "\(stateroot)", "id": "\(id)", "version": "1.0", "title": "Test \(id)",
+                 "digest": "00", "kernelVersion": "6.1.0-test", "kernelDir": "bootdeploy/\(stateroot)/00", "hasDevicetree": false,
+                 "kargs": ["rw"], "pinned": false, "created": "2026-12-01T18:00:00Z", "layout": \(json)}
+                """)
+        }
+        let d = "physical/bootdeploy/\(stateroot)/deploy/\(realID)"
+        let tmp = self.tmp
+        tmp.write("physical/bootdeploy/\(stateroot)/var/lib/marker", "var of \(stateroot)\n")
+        later {
+            for dir in omit { try? FileManager.default.removeItem(atPath: tmp.sub("\(d)/\(dir)")) }
+            if !withVar { try? FileManager.default.removeItem(atPath: tmp.sub("physical/bootdeploy/\(stateroot)/var")) }
+            if let record {
+                try? FileManager.default.removeItem(atPath: tmp.sub("\(d).json"))
+                tmp.write("\(d).json", record.replacingOccurrences(of: "@ID@", with: realID))
+            }
+            if let attempts {
+                try? FileManager.default.removeItem(atPath: tmp.sub("\(d).attempts"))
+                tmp.write("\(d).attempts", attempts)
+            }
+            if busybox {
+                tmp.mkdir("\(d)/bin")
+                try? FileManager.default.copyItem(atPath: "/bin/busybox", toPath: tmp.sub("\(d)/bin/busybox"))
+            }
+        }
+        return realID
+    }
+
+    /// `boot-deploy init` (once per stateroot) and `deploy` of a tree with a kernel, an initramfs,
+    /// an os-release and a marker file carrying `label`.
+    private func deployWithBootDeploy(_ tool: String, stateroot: String, label: String, counted: Bool) -> String {
+        let t = "trees/\(stateroot)-\(label)"
+        tmp.write("\(t)/usr/lib/modules/6.1.0-test/vmlinuz", "kernel \(label)\n")
+        tmp.write("\(t)/usr/lib/modules/6.1.0-test/initramfs.img", "initramfs \(label)\n")
+        tmp.write("\(t)/usr/lib/os-release", "ID=bdtest\nVERSION_ID=1\nPRETTY_NAME=\"Test \(label)\"\n")
+        tmp.write("\(t)/usr/bin/marker", "\(label)\n")
+        for dir in ["etc", "proc", "sys", "dev", "run", "bin", "sysroot", "var"] { tmp.mkdir("\(t)/\(dir)") }
+        try? FileManager.default.createSymbolicLink(atPath: tmp.sub("\(t)/etc/os-release"), withDestinationPath: "../usr/lib/os-release")
+        let roots = ["--sysroot", tree, "--boot", tmp.sub("boot")]
+        tmp.mkdir("boot")
+        if !initialised.contains(stateroot) {
+            let r = try! run(tool, ["init"] + roots + ["--stateroot", stateroot])
+            precondition(r.ok, "boot-deploy init: \(r.stderr)")
+            initialised.insert(stateroot)
+        }
+        let r = try! run(tool, ["deploy"] + roots + ["--stateroot", stateroot, "--tree", tmp.sub(t), "--karg", "root=LABEL=bdroot",
+                                                     "--no-freeze"] + (counted ? ["--software-counter"] : []))
+        precondition(r.ok, "boot-deploy deploy: \(r.stderr)")
+        let printed = r.stdout.split(separator: "\n").last.map(String.init) ?? ""
+        precondition(printed.hasPrefix(stateroot + "/"), "boot-deploy deploy printed \(printed)")
+        return String(printed.dropFirst(stateroot.count + 1))
     }
 
     /// Makes the ext4 image from the tree. Returns nil (and the reason) when mkfs is missing.
     func makeImage() throws -> String? {
+        for change in pending { try change() }
+        pending = []
         guard TestEnv.have("mkfs.ext4") else { return "mkfs.ext4 is not installed" }
         let r = try run("/sbin/mkfs.ext4", ["-q", "-F", "-d", tree, "-L", "bdroot", image, "64M"])
         if !r.ok { return "mkfs.ext4 failed: \(r.stderr)" }

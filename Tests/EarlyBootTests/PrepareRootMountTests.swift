@@ -10,9 +10,9 @@ struct PrepareRootMountTests {
     func mountsTheDeployment() throws {
         if let why = privilegedSkipReason() { TestEnv.skip("mountsTheDeployment", because: why); return }
         let root = PhysicalRoot()
-        root.addDeployment(id: "3f2a9c01b7de.0", attempts: "0\n")
+        let id = root.addDeployment(id: "main", attempts: "0\n")
         if let why = try root.makeImage() { TestEnv.skip("mountsTheDeployment", because: why); return }
-        root.tmp.write("cmdline", "BOOT_IMAGE=/vmlinuz root=LABEL=bdroot rw bootdeploy=os/3f2a9c01b7de.0 quiet\n")
+        root.tmp.write("cmdline", "BOOT_IMAGE=/vmlinuz root=LABEL=bdroot rw bootdeploy=os/\(id) quiet\n")
         var efi: [UInt8] = [7, 0, 0, 0]
         for u in "\\loader\\entries\\bd-os-002+2-1.conf".utf16 { efi += [UInt8(u & 0xff), UInt8(u >> 8)] }
         efi += [0, 0]
@@ -26,7 +26,7 @@ struct PrepareRootMountTests {
             cat $T/sysroot/var/lib/marker > $T/probe.var
             touch $T/sysroot/usr/bin/new 2> $T/probe.usrwrite; echo $? >> $T/probe.usrwrite
             touch $T/sysroot/var/written && ls $T/sysroot/sysroot/bootdeploy/os/var/ > $T/probe.varwrite
-            cat $T/sysroot/sysroot/bootdeploy/os/deploy/3f2a9c01b7de.0.attempts > $T/probe.attempts
+            cat $T/sysroot/sysroot/bootdeploy/os/deploy/\(id).attempts > $T/probe.attempts
             ls -a $T/sysroot/sysroot/bootdeploy/os/deploy/ > $T/probe.deploydir
             """)
         #expect(r.ok, "\(r.stdout) \(r.stderr)")
@@ -37,14 +37,14 @@ struct PrepareRootMountTests {
         let before = try root.table("before")
         let physical = try #require(before.last { $0.target == sysroot })
         let top = try #require(after.last { $0.target == sysroot })
-        #expect(top.root == "/bootdeploy/os/deploy/3f2a9c01b7de.0" && top.source == physical.source && !top.readOnly)
+        #expect(top.root == "/bootdeploy/os/deploy/\(id)" && top.source == physical.source && !top.readOnly)
         #expect(top.parentID == physical.id, "the deployment sits on the physical root's mount, which stays below it")
         let inner = after.filter { $0.target.hasPrefix(sysroot + "/") }
         #expect(inner.map(\.target) == [sysroot + "/sysroot", sysroot + "/var", sysroot + "/usr"])
         let bySuffix = Dictionary(uniqueKeysWithValues: inner.map { (String($0.target.dropFirst(sysroot.count)), $0) })
         #expect(bySuffix["/sysroot"]?.root == "/" && bySuffix["/sysroot"]?.readOnly == false)
         #expect(bySuffix["/var"]?.root == "/bootdeploy/os/var" && bySuffix["/var"]?.readOnly == false)
-        #expect(bySuffix["/usr"]?.root == "/bootdeploy/os/deploy/3f2a9c01b7de.0/usr" && bySuffix["/usr"]?.readOnly == true)
+        #expect(bySuffix["/usr"]?.root == "/bootdeploy/os/deploy/\(id)/usr" && bySuffix["/usr"]?.readOnly == true)
         for m in inner + [top] {
             #expect(m.source == physical.source, "\(m.target) comes from the physical root's filesystem")
             #expect(m.propagation == .private, "\(m.target) is private")
@@ -52,7 +52,7 @@ struct PrepareRootMountTests {
         }
         #expect(physical.propagation == .shared, "the fixture starts shared, like systemd's initramfs")
         #expect(after.first { $0.id == physical.id }?.propagation == .private, "the physical root was made private for MS_MOVE")
-        #expect(root.read("probe.usr") == "3f2a9c01b7de.0\n")
+        #expect(root.read("probe.usr") == "main\n")
         #expect(root.read("probe.var") == "var of os\n")
         #expect(root.read("probe.usrwrite").contains("Read-only file system"))
         #expect(root.read("probe.varwrite").contains("written"), "writes to /var land in the stateroot's var")
@@ -60,26 +60,26 @@ struct PrepareRootMountTests {
         #expect(!root.read("probe.deploydir").contains(".tmp"), "no temporary file is left")
 
         let booted = try JSONValue.parse(root.read("run/booted.json"))
-        #expect(booted["schema"]?.int == 1 && booted["stateroot"]?.string == "os" && booted["id"]?.string == "3f2a9c01b7de.0")
-        #expect(booted["deployment"]?.string == "bootdeploy/os/deploy/3f2a9c01b7de.0")
+        #expect(booted["schema"]?.int == 1 && booted["stateroot"]?.string == "os" && booted["id"]?.string == "\(id)")
+        #expect(booted["deployment"]?.string == "bootdeploy/os/deploy/\(id)")
         #expect(booted["loaderEntry"]?.string == "bd-os-002+2-1.conf")
         #expect(booted["softwareAttempts"]?.int == 1)
         let now = Int(Date().timeIntervalSince1970)
         #expect(abs((booted["bootedAt"]?.int ?? 0) - now) < 120)
-        #expect(root.read("kmsg").hasPrefix("<6>bootdeploy-prepare-root: os/3f2a9c01b7de.0: deployment mounted at"))
+        #expect(root.read("kmsg").hasPrefix("<6>bootdeploy-prepare-root: os/\(id): deployment mounted at"))
     }
 
     @Test("a read-only physical root is remounted read-write for the counter and back read-only")
     func readOnlyRootCounter() throws {
         if let why = privilegedSkipReason() { TestEnv.skip("readOnlyRootCounter", because: why); return }
         let root = PhysicalRoot()
-        root.addDeployment(id: "a.0", attempts: "4\n")
+        let id = root.addDeployment(id: "ro", attempts: "4\n")
         if let why = try root.makeImage() { TestEnv.skip("readOnlyRootCounter", because: why); return }
-        root.tmp.write("cmdline", "ro bootdeploy=os/a.0")
+        root.tmp.write("cmdline", "ro bootdeploy=os/\(id)")
         let r = try inMountNamespace(root.mountScript(readOnly: true) + """
             prep $T/cmdline > $T/out 2> $T/err; echo $? > $T/rc
             cat /proc/self/mountinfo > $T/after
-            cat $T/sysroot/sysroot/bootdeploy/os/deploy/a.0.attempts > $T/probe.attempts
+            cat $T/sysroot/sysroot/bootdeploy/os/deploy/\(id).attempts > $T/probe.attempts
             """)
         #expect(r.ok, "\(r.stdout) \(r.stderr)")
         #expect(root.read("rc") == "0\n", "\(root.read("err"))")
@@ -94,14 +94,14 @@ struct PrepareRootMountTests {
     func failuresLeaveNothing() throws {
         if let why = privilegedSkipReason() { TestEnv.skip("failuresLeaveNothing", because: why); return }
         let root = PhysicalRoot()
-        root.addDeployment(id: "good.0")
-        root.addDeployment(id: "nousr.0", omit: ["usr"])
-        root.addDeployment(id: "norecord.0")
-        try? FileManager.default.removeItem(atPath: root.tree + "/bootdeploy/os/deploy/norecord.0.json")
-        root.addDeployment(id: "badjson.0", record: "{\"schema\": 1,\n  \"stateroot\": \"os\",, }")
-        root.addDeployment(id: "symvar.0", omit: ["var"])
-        try FileManager.default.createSymbolicLink(atPath: root.tree + "/bootdeploy/os/deploy/symvar.0/var", withDestinationPath: "/")
-        root.addDeployment(stateroot: "novar", id: "x.0", withVar: false)
+        let good = root.addDeployment(id: "good")
+        let nousr = root.addDeployment(id: "nousr", omit: ["usr"])
+        let norecord = root.addDeployment(id: "norecord")
+        root.later { try FileManager.default.removeItem(atPath: root.tree + "/bootdeploy/os/deploy/\(norecord).json") }
+        let badjson = root.addDeployment(id: "badjson", record: "{\"schema\": 1,\n  \"stateroot\": \"os\",, }")
+        let symvar = root.addDeployment(id: "symvar", omit: ["var"])
+        root.later { try FileManager.default.createSymbolicLink(atPath: root.tree + "/bootdeploy/os/deploy/\(symvar)/var", withDestinationPath: "/") }
+        let novar = root.addDeployment(stateroot: "novar", id: "x", withVar: false)
         if let why = try root.makeImage() { TestEnv.skip("failuresLeaveNothing", because: why); return }
         let cases: [(cmdline: String, expect: String)] = [
             ("quiet", "no bootdeploy=<stateroot>/<id> on the kernel command line"),
@@ -109,13 +109,13 @@ struct PrepareRootMountTests {
             ("bootdeploy=os", "bootdeploy=os: expected exactly one '/'"),
             ("bootdeploy=", "bootdeploy= is empty"),
             ("bootdeploy", "bootdeploy= is empty"),
-            ("bootdeploy=os/go\u{1}od.0", "bootdeploy=os/go\\x01od.0: id contains a character outside"),
+            ("bootdeploy=os/go\u{1}od", "bootdeploy=os/go\\x01od: id contains a character outside"),
             ("bootdeploy=os/missing.0", "deployment os/missing.0: \(root.path("sysroot"))/bootdeploy/os/deploy/missing.0 does not exist"),
-            ("bootdeploy=os/norecord.0", "deployment record \(root.path("sysroot"))/bootdeploy/os/deploy/norecord.0.json: No such file"),
-            ("bootdeploy=os/badjson.0", "badjson.0.json: line 2, column 21: unexpected ','"),
-            ("bootdeploy=novar/x.0", "bind \(root.path("sysroot"))/bootdeploy/novar/var -> "),
-            ("bootdeploy=os/nousr.0", "bind \(root.path("sysroot"))/bootdeploy/os/deploy/nousr.0/usr -> "),
-            ("bootdeploy=os/symvar.0", "deploy/symvar.0/var is a symlink, refused"),
+            ("bootdeploy=os/\(norecord)", "deployment record \(root.path("sysroot"))/bootdeploy/os/deploy/\(norecord).json: No such file"),
+            ("bootdeploy=os/\(badjson)", "\(badjson).json: line 2, column 21: unexpected ','"),
+            ("bootdeploy=novar/\(novar)", "bind \(root.path("sysroot"))/bootdeploy/novar/var -> "),
+            ("bootdeploy=os/\(nousr)", "bind \(root.path("sysroot"))/bootdeploy/os/deploy/\(nousr)/usr -> "),
+            ("bootdeploy=os/\(symvar)", "deploy/\(symvar)/var is a symlink, refused"),
         ]
         var script = root.mountScript() + "cat /proc/self/mountinfo > $T/before\n"
         for (n, c) in cases.enumerated() {
@@ -123,7 +123,7 @@ struct PrepareRootMountTests {
             script += "prep $T/cmdline.\(n) > $T/out.\(n) 2> $T/err.\(n); echo $? > $T/rc.\(n); cat /proc/self/mountinfo > $T/after.\(n)\n"
         }
         // And a sysroot that is not a mount point at all.
-        root.tmp.write("cmdline.good", "bootdeploy=os/good.0")
+        root.tmp.write("cmdline.good", "bootdeploy=os/\(good)")
         script += "mkdir -p $T/plain; \"$B\" --sysroot $T/plain --cmdline-file $T/cmdline.good --kmsg $T/kmsg 2> $T/err.plain; echo $? > $T/rc.plain\n"
         let r = try inMountNamespace(script)
         #expect(r.ok, "\(r.stdout) \(r.stderr)")
@@ -146,9 +146,9 @@ struct PrepareRootMountTests {
     func faultAtEveryStep() throws {
         if let why = privilegedSkipReason() { TestEnv.skip("faultAtEveryStep", because: why); return }
         let root = PhysicalRoot()
-        root.addDeployment(id: "f.0", attempts: "0\n")
+        let id = root.addDeployment(id: "f", attempts: "0\n")
         if let why = try root.makeImage() { TestEnv.skip("faultAtEveryStep", because: why); return }
-        root.tmp.write("cmdline", "bootdeploy=os/f.0")
+        root.tmp.write("cmdline", "bootdeploy=os/\(id)")
         // Learn the crash points from a successful run's trace, in a namespace of its own.
         let trace = try inMountNamespace(root.mountScript() + "BOOTDEPLOY_FAULT_TRACE=$T/trace prep $T/cmdline >/dev/null 2>$T/err; echo $? > $T/rc")
         #expect(trace.ok && root.read("rc") == "0\n", "\(root.read("err"))")
@@ -183,7 +183,7 @@ struct PrepareRootMountTests {
         for k in counterPoints {
             kill += """
                 BOOTDEPLOY_FAULT_AT=\(k) BOOTDEPLOY_FAULT_MODE=kill prep $T/cmdline >/dev/null 2>&1; echo $? > $T/krc.\(k)
-                cat $T/sysroot/bootdeploy/os/deploy/f.0.attempts > $T/kcount.\(k)
+                cat $T/sysroot/bootdeploy/os/deploy/\(id).attempts > $T/kcount.\(k)
 
                 """
         }
