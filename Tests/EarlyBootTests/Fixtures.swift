@@ -20,7 +20,9 @@ final class PhysicalRoot {
     /// case) or, where it is not built, written by hand per docs/ON-DISK.md.
     static let bootDeploy: String? = {
         let tool = TestEnv.tool("boot-deploy")
-        guard FileManager.default.isExecutableFile(atPath: tool),
+        // BOOTDEPLOY_TEST_HANDWRITTEN=1 exercises the fallback on purpose.
+        guard ProcessInfo.processInfo.environment["BOOTDEPLOY_TEST_HANDWRITTEN"] == nil,
+              FileManager.default.isExecutableFile(atPath: tool),
               let help = try? run(tool, ["deploy", "--help"]), help.ok, help.stdout.contains("--software-counter") else {
             print("NOTE: boot-deploy deploy is not available: EarlyBootTests write deployment records by hand")
             return nil
@@ -43,9 +45,20 @@ final class PhysicalRoot {
     /// counter, `withVar: false` removes the stateroot's var, `busybox` puts /bin/busybox in.
     @discardableResult
     func addDeployment(stateroot: String = "os", id: String, omit: Set<String> = [], record: String? = nil,
-                       attempts: String? = nil, withVar: Bool = true, busybox: Bool = false) -> String {
+                       attempts: String? = nil, withVar: Bool = true, busybox: Bool = false,
+                       adminBinds: [(source: String, target: String, readOnly: Bool)] = []) -> String {
         let realID: String
+        // Administrator binds: layout.conf in the stateroot (read by deploy), the source below the
+        // stateroot, the mount point in the tree.
+        for b in adminBinds {
+            tmp.write("physical/bootdeploy/\(stateroot)/\(b.source)/marker", "admin \(b.source)\n")
+        }
+        if !adminBinds.isEmpty {
+            tmp.write("physical/bootdeploy/\(stateroot)/layout.conf",
+                      "# test\n" + adminBinds.map { "bind \($0.source) \($0.target)\($0.readOnly ? " ro" : "")\n" }.joined())
+        }
         if let tool = PhysicalRoot.bootDeploy {
+            for b in adminBinds { tmp.mkdir("trees/\(stateroot)-\(id)\(b.target)") }
             realID = deployWithBootDeploy(tool, stateroot: stateroot, label: id, counted: attempts != nil)
         } else {
             realID = id
@@ -54,7 +67,12 @@ final class PhysicalRoot {
                 tmp.mkdir("\(d)/\(dir)")
             }
             tmp.write("\(d)/usr/bin/marker", "\(id)\n")
-            let layout = standardLayout(id, stateroot: stateroot)
+            var layout = standardLayout(id, stateroot: stateroot)
+            for b in adminBinds {
+                tmp.mkdir("\(d)\(b.target)")
+                layout.mounts.append(BindMount(origin: .physical, source: "bootdeploy/\(stateroot)/\(b.source)", target: b.target,
+                                               readOnly: b.readOnly, purpose: "admin"))
+            }
             let json = try! String(decoding: JSONEncoder().encode(layout), as: UTF8.self)
             tmp.write("\(d).json", """
                 {"schema": 1, "stateroot": "\(stateroot)", "id": "\(id)", "version": "1.0", "title": "Test \(id)",

@@ -69,6 +69,31 @@ struct PrepareRootMountTests {
         #expect(root.read("kmsg").hasPrefix("<6>bootdeploy-prepare-root: os/\(id): deployment mounted at"))
     }
 
+    @Test("an administrator's binds from layout.conf are mounted, read-only where asked")
+    func administratorBinds() throws {
+        if let why = privilegedSkipReason() { TestEnv.skip("administratorBinds", because: why); return }
+        let root = PhysicalRoot()
+        let id = root.addDeployment(id: "admin", adminBinds: [("srv", "/srv", true), ("data", "/opt/data", false)])
+        if let why = try root.makeImage() { TestEnv.skip("administratorBinds", because: why); return }
+        root.tmp.write("cmdline", "bootdeploy=os/\(id)")
+        let r = try inMountNamespace(root.mountScript() + """
+            prep $T/cmdline > $T/out 2> $T/err; echo $? > $T/rc
+            cat /proc/self/mountinfo > $T/after
+            cat $T/sysroot/srv/marker $T/sysroot/opt/data/marker > $T/probe.markers
+            touch $T/sysroot/srv/x 2> $T/probe.srvwrite; touch $T/sysroot/opt/data/x && echo written > $T/probe.datawrite
+            """)
+        #expect(r.ok, "\(r.stderr)")
+        #expect(root.read("rc") == "0\n", "\(root.read("err"))")
+        let after = try root.table("after")
+        let srv = after.last { $0.target == root.path("sysroot/srv") }
+        let data = after.last { $0.target == root.path("sysroot/opt/data") }
+        #expect(srv?.root == "/bootdeploy/os/srv" && srv?.readOnly == true)
+        #expect(data?.root == "/bootdeploy/os/data" && data?.readOnly == false)
+        #expect(root.read("probe.markers") == "admin srv\nadmin data\n")
+        #expect(root.read("probe.srvwrite").contains("Read-only file system"))
+        #expect(root.read("probe.datawrite") == "written\n")
+    }
+
     @Test("a read-only physical root is remounted read-write for the counter and back read-only")
     func readOnlyRootCounter() throws {
         if let why = privilegedSkipReason() { TestEnv.skip("readOnlyRootCounter", because: why); return }
