@@ -49,8 +49,11 @@ public enum PrepareRoot {
 
     /// Parses `arguments` as argv (the first element is the program name, unless it starts with
     /// `-`, so that a caller may pass the options alone). Returns the options or a usage error.
-    public static func parse(_ arguments: [String]) throws(PrepareRootError) -> Options {
+    /// `isInit` (PID 1) turns init mode on before the words are read, so that the kernel's
+    /// leftovers for init are passed on rather than refused.
+    public static func parse(_ arguments: [String], isInit: Bool = false) throws(PrepareRootError) -> Options {
         var o = Options()
+        o.initMode = isInit
         var args = arguments[...]
         if let first = args.first, !first.hasPrefix("-") {
             let base = first.split(separator: "/").last.map(String.init) ?? first
@@ -90,7 +93,7 @@ public enum PrepareRoot {
     public static func main(_ arguments: [String]) -> Int32 {
         var options: Options
         do {
-            options = try parse(arguments)
+            options = try parse(arguments, isInit: getpid() == 1)
         } catch {
             writeLine(2, "\(tag): \(error)")
             return 2
@@ -99,7 +102,6 @@ public enum PrepareRoot {
             writeLine(1, usage)
             return 0
         }
-        if getpid() == 1 { options.initMode = true }
         let log = Log(kmsgPath: options.kmsg)
         do {
             if options.initMode {

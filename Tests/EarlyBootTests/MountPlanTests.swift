@@ -80,6 +80,8 @@ struct MountPlanTests {
         #expect(o.initMode && o.initArguments == ["single", "x"] && o.effectiveSysroot == "/")
         let p = try PrepareRoot.parse(["bd-prepare-root", "--sysroot", "/mnt/", "--run-dir", "/r"])
         #expect(!p.initMode && p.effectiveSysroot == "/mnt" && p.runDir == "/r")
+        let pid1 = try PrepareRoot.parse(["/usr/lib/bootdeploy/bd-prepare-root", "single", "3"], isInit: true)
+        #expect(pid1.initMode && pid1.initArguments == ["single", "3"], "as PID 1 the kernel's words for init are passed on")
         let q = try PrepareRoot.parse(["--init", "--sysroot", "/x"])
         #expect(q.initMode && q.effectiveSysroot == "/x")
         let rel = try PrepareRoot.parse(["bd-prepare-root", "--sysroot", "mnt/root/"])
