@@ -94,6 +94,36 @@ struct PrepareRootMountTests {
         #expect(root.read("probe.datawrite") == "written\n")
     }
 
+    @Test("boot-deploy prepare-root is the same entry point: same mounts, same one-line failure")
+    func bootDeploySubcommand() throws {
+        if let why = privilegedSkipReason() { TestEnv.skip("bootDeploySubcommand", because: why); return }
+        let tool = TestEnv.tool("boot-deploy")
+        guard FileManager.default.isExecutableFile(atPath: tool), (try? run(tool, ["prepare-root", "--help"]))?.ok == true else {
+            TestEnv.skip("bootDeploySubcommand", because: "boot-deploy prepare-root is not built"); return
+        }
+        let root = PhysicalRoot()
+        let id = root.addDeployment(id: "cli")
+        if let why = try root.makeImage() { TestEnv.skip("bootDeploySubcommand", because: why); return }
+        root.tmp.write("cmdline", "bootdeploy=os/\(id)")
+        root.tmp.write("cmdline.bad", "bootdeploy=os/../x")
+        let r = try inMountNamespace(root.mountScript() + """
+            cat /proc/self/mountinfo > $T/before
+            \(tool) prepare-root --sysroot $T/sysroot --cmdline-file $T/cmdline.bad --run-dir $T/run --kmsg $T/kmsg 2> $T/err.bad; echo $? > $T/rc.bad
+            "$B" --sysroot $T/sysroot --cmdline-file $T/cmdline.bad --run-dir $T/run --kmsg $T/kmsg 2> $T/err.bad2
+            cat /proc/self/mountinfo > $T/between
+            \(tool) prepare-root --sysroot $T/sysroot --cmdline-file $T/cmdline --run-dir $T/run --kmsg $T/kmsg > $T/out 2> $T/err; echo $? > $T/rc
+            cat /proc/self/mountinfo > $T/after
+            """)
+        #expect(r.ok, "\(r.stderr)")
+        #expect(root.read("rc.bad") == "1\n" && root.read("err.bad") == root.read("err.bad2"), "\(root.read("err.bad"))")
+        #expect(normalizedMountinfo(root.read("between")) == normalizedMountinfo(root.read("before")))
+        #expect(root.read("rc") == "0\n", "\(root.read("err"))")
+        let after = try root.table("after")
+        #expect(after.last { $0.target == root.path("sysroot") }?.root == "/bootdeploy/os/deploy/\(id)")
+        #expect(after.last { $0.target == root.path("sysroot/usr") }?.readOnly == true)
+        #expect(root.read("run/booted.json").contains("\"id\": \"\(id)\""))
+    }
+
     @Test("a read-only physical root is remounted read-write for the counter and back read-only")
     func readOnlyRootCounter() throws {
         if let why = privilegedSkipReason() { TestEnv.skip("readOnlyRootCounter", because: why); return }
