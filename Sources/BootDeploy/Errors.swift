@@ -12,6 +12,9 @@ public enum BootDeployError: Error, CustomStringConvertible, Sendable {
     case refused(String)
     case busy(String)
     case system(SystemError)
+    /// The new entry set is live, but a step after the commit point (flush, removal of the old
+    /// set) failed. Nothing is undone: what is left over is garbage `cleanup` removes.
+    indirect case afterCommit(BootDeployError)
 
     public var description: String {
         switch self {
@@ -21,6 +24,7 @@ public enum BootDeployError: Error, CustomStringConvertible, Sendable {
         case .refused(let why): return why
         case .busy(let why): return why
         case .system(let e): return e.description
+        case .afterCommit(let e): return "the new boot entries are in place, but finishing up failed: \(e); run 'boot-deploy cleanup'"
         }
     }
 }

@@ -169,6 +169,7 @@ public final class DeploymentManager: @unchecked Sendable {
             let plan = cur.plan.deploying(stateroot: req.stateroot, id: id, tries: req.tries)
             try commit(plan, cur, extraRecords: [record])
         } catch {
+            if case .afterCommit = error { throw error }
             // Undo what no entry references: the deployment, its record, a kernel written now.
             try? sys { () throws(SystemError) in
                 try deployDir.removeTree(id)
@@ -333,6 +334,11 @@ public final class DeploymentManager: @unchecked Sendable {
         var report = CleanupReport()
         let cur = try current(forWriting: true)
         try EntryTransaction(boot: cur.boot, state: cur.entries).cleanLeftovers()
+        // Duplicate entries from an interrupted per-file update: rewrite the set without them.
+        if !cur.entries.duplicates.isEmpty {
+            try commit(cur.plan, cur)
+            report.leftovers += cur.entries.duplicates.map { "entry \($0)" }
+        }
         let live = Set(cur.entries.ours.map(\.qualifiedID))
         let bootedID = booted()?.qualifiedID
         let stagedID = staged()?.qualifiedID
@@ -407,6 +413,7 @@ public final class DeploymentManager: @unchecked Sendable {
         do {
             if cur.entries.ours(r.qualifiedID) != nil { try commit(cur.plan, cur, extraRecords: [r]) }
         } catch {
+            if case .afterCommit = error { throw error }
             try? sysroot.writeRecord(old)
             throw error
         }

@@ -24,6 +24,10 @@ public struct BootEntriesState: Sendable {
     public var foreignErrors: [EntryParseError]
     /// Every entry (ours and foreign) in systemd-boot order, for display.
     public var all: [LoadedEntry]
+    /// Second entries of ours for a deployment that already has one earlier in boot order: what
+    /// an interrupted per-file update leaves. Bootable, but not part of the set; the next
+    /// transaction removes them.
+    public var duplicates: [String] = []
 
     public func ours(_ qid: String) -> Ours? { ours.first { $0.qualifiedID == qid } }
 }
@@ -79,7 +83,6 @@ public final class BootPartition: @unchecked Sendable {
         state.entriesPath = rel
         let d = try sys { () throws(SystemError) in try dir.openDirectory(rel, noFollow: false) }
         var loaded: [LoadedEntry] = []
-        var ourIDs: [String: String] = [:]
         for file in try sys({ () throws(SystemError) in try d.entries() }) {
             let full = "\(path)/\(rel)/\(file)"
             let isOurs = file.hasPrefix("bd-")
@@ -111,11 +114,6 @@ public final class BootPartition: @unchecked Sendable {
                     state.ourErrors.append(EntryParseError(file: full, line: 0, message: "entry of ours without a valid bootdeploy=STATEROOT/ID option"))
                     continue
                 }
-                if let other = ourIDs[qid] {
-                    state.ourErrors.append(EntryParseError(file: full, line: 0, message: "second entry for \(qid) (also \(other))"))
-                    continue
-                }
-                ourIDs[qid] = file
                 state.ours.append(.init(qualifiedID: qid, name: name, entry: entry))
             } else {
                 state.foreignFiles.append(file)
@@ -126,6 +124,12 @@ public final class BootPartition: @unchecked Sendable {
         state.all = order
         func pos(_ n: EntryFileName) -> Int { order.firstIndex { $0.name == n } ?? Int.max }
         state.ours.sort { pos($0.name) < pos($1.name) }
+        var seen = Set<String>()
+        state.ours = state.ours.filter { o in
+            if seen.insert(o.qualifiedID).inserted { return true }
+            state.duplicates.append(o.name.fileName)
+            return false
+        }
         state.foreign.sort { pos($0.name) < pos($1.name) }
         return state
     }

@@ -139,14 +139,21 @@ struct EntryTransaction {
             }
         } catch {
             // Not committed if `loader` still names the old set: drop the new generation.
-            if (try? d.readLink("loader")) != gen { try? sys { () throws(SystemError) in try d.removeTree(gen); try d.removeTree("loader.tmp\(n)") } }
-            throw error
+            if (try? d.readLink("loader")) != gen {
+                try? sys { () throws(SystemError) in try d.removeTree(gen); try d.removeTree("loader.tmp\(n)") }
+                throw error
+            }
+            throw .afterCommit(error)
         }
-        try flushForBootloader()
-        try sys { () throws(SystemError) in
-            if let current { try d.removeTree(current) }
-            try d.removeTree("loader.old")
-            try d.sync()
+        do {
+            try flushForBootloader()
+            try sys { () throws(SystemError) in
+                if let current { try d.removeTree(current) }
+                try d.removeTree("loader.old")
+                try d.sync()
+            }
+        } catch {
+            throw .afterCommit(error)
         }
     }
 
@@ -189,19 +196,25 @@ struct EntryTransaction {
                 } else {
                     try l.rename("entries.staged", to: "entries", noReplace: true)
                 }
-                try l.sync()
             }
         } catch {
             if case .system(let se) = error, se.errno == .invalidArgument, hasEntries {
                 try? sys { () throws(SystemError) in try l.removeTree("entries.staged") }
                 return false
             }
+            try? sys { () throws(SystemError) in try l.removeTree("entries.staged") }
             throw error
         }
-        try sys { () throws(SystemError) in
-            try l.syncFilesystem()
-            try l.removeTree("entries.staged")
-            try l.sync()
+        // Committed: from here on a failure leaves the new set live and garbage behind.
+        do {
+            try sys { () throws(SystemError) in
+                try l.sync()
+                try l.syncFilesystem()
+                try l.removeTree("entries.staged")
+                try l.sync()
+            }
+        } catch {
+            throw .afterCommit(error)
         }
         return true
     }
@@ -238,10 +251,15 @@ struct EntryTransaction {
             try? sys { () throws(SystemError) in for f in written { try e.remove(f) }; try e.sync() }
             throw error
         }
-        try sys { () throws(SystemError) in
-            for o in state.ours where !written.contains(o.name.fileName) { try e.remove(o.name.fileName) }
-            try e.sync()
-            try e.syncFilesystem()
+        do {
+            try sys { () throws(SystemError) in
+                for o in state.ours where !written.contains(o.name.fileName) { try e.remove(o.name.fileName) }
+                for f in state.duplicates where !written.contains(f) { try e.remove(f) }
+                try e.sync()
+                try e.syncFilesystem()
+            }
+        } catch {
+            throw .afterCommit(error)
         }
     }
 
