@@ -322,3 +322,12 @@ public final class FileLock: @unchecked Sendable {
 
     deinit { close(fd) }
 }
+
+extension Directory {
+    /// Bytes available to unprivileged writers on this directory's filesystem.
+    public func availableBytes() throws(SystemError) -> UInt64 {
+        var st = statvfs()
+        try retryingOnInterrupt { fstatvfs(fd, &st) }.get("fstatvfs", path)
+        return UInt64(st.f_bavail) * UInt64(st.f_frsize)
+    }
+}

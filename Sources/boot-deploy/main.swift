@@ -57,7 +57,43 @@ struct BootDeployCommand: ParsableCommand {
         commandName: "boot-deploy",
         abstract: "Deploy OS trees side by side and keep /boot's Boot Loader Spec entries correct through every change.",
         subcommands: [Init.self, Deploy.self, Status.self, Rollback.self, SetDefault.self, Pin.self, Unpin.self,
-                      Undeploy.self, Cleanup.self, Kargs.self, Validate.self, PrepareRootCommand.self])
+                      Undeploy.self, Cleanup.self, Kargs.self, Validate.self, Finalize.self, PrepareRootCommand.self])
+
+    struct Finalize: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a staged deployment to /boot (run at shutdown by bootdeploy-finalize.service).",
+            discussion: "Merges /etc from the running deployment into the staged one, then makes it the default with the same crash-safe transaction as deploy. A failure leaves a stamp that the next boot reports.")
+        @OptionGroup var roots: RootOptions
+        @Flag(help: "Keep the staged deployment from being finalized (download-only updates).") var lock = false
+        @Flag(help: "Allow the staged deployment to be finalized again.") var unlock = false
+        @Flag(help: "Hold /boot open until stopped (the unit's ExecStart), so an automount cannot drop it before finalize.") var hold = false
+        @Flag(help: "Exit 1 with the message if the last shutdown's finalize failed or never ran.") var check = false
+        @Flag(help: "With --check: acknowledge the reported problem.") var acknowledge = false
+        func validate() throws {
+            if [lock, unlock, hold, check].filter({ $0 }).count > 1 { throw ValidationError("--lock, --unlock, --hold and --check exclude each other") }
+        }
+        func run() throws {
+            try guarded {
+                let m = try roots.manager()
+                if lock { try m.setFinalizationLocked(true); return }
+                if unlock { try m.setFinalizationLocked(false); return }
+                if hold { holdBoot(m.roots.boot); return }
+                if check {
+                    guard let p = m.finalizeProblem() else { print("no finalize problem"); return }
+                    if acknowledge { try m.clearFinalizeProblem(); print("acknowledged: \(p)"); return }
+                    FileHandle.stderr("boot-deploy: \(p)\n")
+                    throw ExitCode(1)
+                }
+                switch try m.finalize() {
+                case .nothingStaged: print("nothing staged")
+                case .locked(let q): print("\(q) is staged but locked; not finalized")
+                case .finalized(let q, let n, let warnings):
+                    for w in warnings { FileHandle.stderr("boot-deploy: warning: \(w)\n") }
+                    print("finalized \(q) (\(n) local /etc changes carried over)")
+                }
+            }
+        }
+    }
 
     struct Init: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create the layout for a stateroot and its shared /var.")
@@ -85,12 +121,23 @@ struct BootDeployCommand: ParsableCommand {
         @Flag(help: "Rename the tree into place instead of hard-linking it (same filesystem).") var move = false
         @Option(help: "The updater's digest of the content, kept in the record.") var digest: String?
         @Flag(help: "Keep a software boot counter (for boot loaders that count nothing).") var softwareCounter = false
+        @Flag(help: "Prepare everything now, write /boot at shutdown (boot-deploy finalize, run by bootdeploy-finalize.service).") var stage = false
+        @Flag(help: "With --stage: do not finalize until 'boot-deploy finalize --unlock'.") var lockFinalization = false
+        @Flag(help: "With --stage: do not start bootdeploy-finalize.service.") var noStartUnit = false
+        func validate() throws {
+            if lockFinalization && !stage { throw ValidationError("--lock-finalization needs --stage") }
+        }
         func run() throws {
             try guarded {
-                let rec = try roots.manager().deploy(DeployRequest(
-                    stateroot: stateroot, tree: tree, version: version, title: title, kargs: kargs, tries: tries,
-                    move: move, digest: digest, softwareCounter: softwareCounter))
-                print(rec.qualifiedID)
+                let req = DeployRequest(stateroot: stateroot, tree: tree, version: version, title: title, kargs: kargs, tries: tries,
+                                        move: move, digest: digest, softwareCounter: softwareCounter)
+                if stage {
+                    let s = try roots.manager().stage(req, locked: lockFinalization)
+                    if !noStartUnit { startFinalizeUnit() }
+                    print(s.qualifiedID)
+                    return
+                }
+                print(try roots.manager().deploy(req).qualifiedID)
             }
         }
     }
@@ -194,6 +241,31 @@ struct BootDeployCommand: ParsableCommand {
             if rc != 0 { throw ExitCode(rc) }
         }
     }
+}
+
+/// Starts bootdeploy-finalize.service on a machine run by systemd, so that its ExecStop runs
+/// finalize at shutdown. Elsewhere (an image being built, tests) there is nothing to start.
+func startFinalizeUnit() {
+    guard access("/run/systemd/system", F_OK) == 0 else { return }
+    var pid: pid_t = 0
+    let args = ["systemctl", "start", "--no-block", "bootdeploy-finalize.service"]
+    var cargs = args.map { strdup($0) } + [nil]
+    defer { for a in cargs { free(a) } }
+    if posix_spawnp(&pid, "systemctl", nil, nil, &cargs, environ) == 0 {
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        if status != 0 { FileHandle.stderr("boot-deploy: warning: could not start bootdeploy-finalize.service; run 'systemctl start bootdeploy-finalize.service'\n") }
+    }
+}
+
+/// Keeps a directory open on /boot until SIGTERM: while this process lives, an automount cannot
+/// expire /boot, so the unit's ExecStop finds it mounted.
+func holdBoot(_ path: String) {
+    let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    _ = chdir(path)
+    signal(SIGTERM) { _ in _exit(0) }
+    while true { pause() }
+    _ = fd
 }
 
 /// The human-readable status table.

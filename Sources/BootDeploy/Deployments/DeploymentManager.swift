@@ -122,6 +122,11 @@ public final class DeploymentManager: @unchecked Sendable {
     /// Makes a deployment from an OS tree and makes it the default. Returns its record.
     @discardableResult
     public func deploy(_ req: DeployRequest) throws(BootDeployError) -> DeploymentRecord {
+        try deploy(req, commitEntries: true)
+    }
+
+    /// `commitEntries` false: everything but the entry set (what `--stage` prepares).
+    func deploy(_ req: DeployRequest, commitEntries: Bool) throws(BootDeployError) -> DeploymentRecord {
         try Names.validate(req.stateroot, kind: "stateroot")
         if let v = req.version { try checkText(v, what: "version") }
         if let t = req.title { try checkText(t, what: "title") }
@@ -166,8 +171,10 @@ public final class DeploymentManager: @unchecked Sendable {
             // 2. Kernel and initramfs, flushed before any entry names them.
             storedKernel = try KernelStore(boot: cur.boot).store(artifacts, stateroot: req.stateroot)
             // 3. The entry set, in one transaction.
-            let plan = cur.plan.deploying(stateroot: req.stateroot, id: id, tries: req.tries)
-            try commit(plan, cur, extraRecords: [record])
+            if commitEntries {
+                let plan = cur.plan.deploying(stateroot: req.stateroot, id: id, tries: req.tries)
+                try commit(plan, cur, extraRecords: [record])
+            }
         } catch {
             if case .afterCommit = error { throw error }
             // Undo what no entry references: the deployment, its record, a kernel written now.

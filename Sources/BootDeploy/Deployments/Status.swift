@@ -88,7 +88,7 @@ extension DeploymentManager {
             rows.append(row(r, index: nil, entry: nil))
         }
         let foreign = cur.entries.foreign.map { BootStatus.ForeignEntry(file: $0.name.fileName, title: $0.entry.title, version: $0.entry.version) }
-        let failure = (try? sysroot.root.readText("bootdeploy/finalize-failed.json"))
+        let failure = finalizeProblem()
         return BootStatus(sysroot: roots.sysroot, boot: roots.boot, bootStrategy: cur.boot.strategy.rawValue,
                           booted: bootedID, staged: stagedID, deployments: rows, foreignEntries: foreign,
                           problems: problems, finalizeFailure: failure)

@@ -1,0 +1,170 @@
+import BootDeploySystem
+import FoundationEssentials
+import Glibc
+
+/// Staged updates: `deploy --stage` does the slow work while the system runs (tree in place,
+/// kernels flushed into /boot's store); `finalize`, run by a unit at shutdown, merges /etc and
+/// writes /boot with the same transaction as `deploy`. The update is never lost silently: a
+/// persistent marker (`$SYSROOT/bootdeploy/staged.json`) outlives /run, so the next boot reports
+/// an update that was staged but never finalized, and a failed finalize leaves a stamp
+/// (`$SYSROOT/bootdeploy/finalize-failed.json`).
+extension DeploymentManager {
+    static let persistentMarker = "staged.json"
+    static let failureStamp = "finalize-failed.json"
+
+    /// Stages a deployment: everything but /boot's entries. Replaces an earlier staged one.
+    @discardableResult
+    public func stage(_ req: DeployRequest, locked: Bool) throws(BootDeployError) -> StagedDeployment {
+        let rec = try deploy(req, commitEntries: false)
+        // Finalize writes a new entry set at shutdown; make sure it will fit now.
+        let boot = try bootPartition()
+        let free = try sys { () throws(SystemError) in try boot.dir.availableBytes() }
+        if free < 1 << 20 {
+            throw .refused("\(boot.path) has \(free) bytes free; finalize needs at least 1 MiB for the new entries")
+        }
+        let staged = StagedDeployment(stateroot: rec.stateroot, id: rec.id, tries: req.tries, locked: locked, staged: isoNow())
+        try writeStaged(staged)
+        return staged
+    }
+
+    func writeStaged(_ s: StagedDeployment) throws(BootDeployError) {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let bytes = Array((try? enc.encode(s)) ?? Data()) + [0x0a]
+        try ensureDirectory(roots.runDir)
+        let run = try sys { () throws(SystemError) in try Directory.open(roots.runDir) }
+        let base = try sysroot.requireBase()
+        try sys { () throws(SystemError) in
+            try base.replaceFile(DeploymentManager.persistentMarker, bytes)
+            try run.replaceFile("staged.json", bytes)
+        }
+    }
+
+    func ensureDirectory(_ path: String) throws(BootDeployError) {
+        if (try? Directory.open(path)) != nil { return }
+        var prefix = ""
+        for comp in path.split(separator: "/") {
+            let parent = prefix.isEmpty ? (path.hasPrefix("/") ? "/" : ".") : prefix
+            prefix = (prefix.isEmpty ? (path.hasPrefix("/") ? "" : ".") : prefix) + "/" + comp
+            if (try? Directory.open(prefix)) == nil {
+                try sys { () throws(SystemError) in try Directory.open(parent).makeDirectory(String(comp)) }
+            }
+        }
+    }
+
+    /// Locks or unlocks the staged deployment: a locked one is not finalized at shutdown.
+    public func setFinalizationLocked(_ locked: Bool) throws(BootDeployError) {
+        guard var s = staged() else { throw .notFound("nothing is staged") }
+        s.locked = locked
+        try writeStaged(s)
+    }
+
+    /// What finalize did.
+    public enum FinalizeOutcome: Sendable, Equatable {
+        case nothingStaged
+        case locked(String)
+        case finalized(String, localChanges: Int, warnings: [String])
+    }
+
+    /// Merges /etc into the staged deployment and makes it the default. On failure a stamp names
+    /// the deployment and the error for the next boot.
+    public func finalize() throws(BootDeployError) -> FinalizeOutcome {
+        guard let s = staged() else { return .nothingStaged }
+        let base = try sysroot.requireBase()
+        if s.locked {
+            // Deliberately not finalized: no failure to report on the next boot.
+            try? sys { () throws(SystemError) in try base.remove(DeploymentManager.persistentMarker); try base.sync() }
+            return .locked(s.qualifiedID)
+        }
+        do {
+            let outcome = try finalizeUnchecked(s)
+            try sys { () throws(SystemError) in
+                try base.remove(DeploymentManager.persistentMarker)
+                try base.remove(DeploymentManager.failureStamp)
+                try base.sync()
+                try Directory.open(roots.runDir).remove("staged.json")
+            }
+            return outcome
+        } catch {
+            recordFailure(s, error)
+            throw error
+        }
+    }
+
+    func recordFailure(_ s: StagedDeployment, _ error: BootDeployError) {
+        let stamp = FinalizeFailure(stateroot: s.stateroot, id: s.id, error: error.description, time: isoNow())
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        if let bytes = try? enc.encode(stamp), let base = try? sysroot.requireBase() {
+            try? base.replaceFile(DeploymentManager.failureStamp, Array(bytes) + [0x0a])
+        }
+    }
+
+    func finalizeUnchecked(_ s: StagedDeployment) throws(BootDeployError) -> FinalizeOutcome {
+        let lock = try sysroot.lock()
+        defer { withExtendedLifetime(lock) {} }
+        let cur = try current(forWriting: true)
+        guard let rec = cur.records[s.qualifiedID] else { throw .notFound("staged deployment \(s.qualifiedID) has no record any more") }
+        // /etc comes from the deployment that runs now (the booted one, else the default).
+        var report: EtcMergeReport? = nil
+        let sourceID = booted()?.qualifiedID ?? cur.plan.defaultEntry?.qualifiedID
+        if let sourceID, let src = cur.records[sourceID], sourceID != rec.qualifiedID {
+            let srcPath = "\(roots.sysroot)/bootdeploy/\(src.stateroot)/deploy/\(src.id)"
+            let newPath = "\(roots.sysroot)/bootdeploy/\(rec.stateroot)/deploy/\(rec.id)"
+            let d = try sysroot.deployDir(rec.stateroot)
+            // The placed etc is the vendor copy; the merge writes a fresh one.
+            try sys { () throws(SystemError) in try d.removeTree("\(rec.id)/etc"); try d.openDirectory(rec.id).sync() }
+            do {
+                report = try EtcMerge.merge(currentDeployment: absolute(srcPath), newDeployment: absolute(newPath))
+            } catch let e as BootDeployError {
+                throw e
+            } catch {
+                throw .refused("merging /etc from \(sourceID) into \(rec.qualifiedID): \(error)")
+            }
+        }
+        try commit(cur.plan.deploying(stateroot: rec.stateroot, id: rec.id, tries: s.tries), cur, extraRecords: [rec])
+        return .finalized(rec.qualifiedID, localChanges: report?.localChanges.count ?? 0, warnings: report?.warnings ?? [])
+    }
+
+    func absolute(_ p: String) -> String {
+        if p.hasPrefix("/") { return p }
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX))
+        guard getcwd(&buf, buf.count) != nil else { return p }
+        let cwd = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return cwd + "/" + p
+    }
+
+    /// Problems left by the last shutdown: a failed finalize, or an update staged but never
+    /// finalized (power cut, crash). Nil when there is nothing to report.
+    public func finalizeProblem() -> String? {
+        guard let base = try? sysroot.requireBase() else { return nil }
+        if let bytes = try? base.readFile(DeploymentManager.failureStamp),
+           let f = try? JSONDecoder().decode(FinalizeFailure.self, from: Data(bytes)) {
+            return "finalize of \(f.stateroot)/\(f.id) failed at \(f.time): \(f.error)"
+        }
+        if staged() == nil, let bytes = try? base.readFile(DeploymentManager.persistentMarker),
+           let s = try? JSONDecoder().decode(StagedDeployment.self, from: Data(bytes)) {
+            return "\(s.qualifiedID) was staged at \(s.staged) but never finalized (the system stopped without a clean shutdown)"
+        }
+        return nil
+    }
+
+    /// Acknowledges a reported finalize problem (after the administrator has seen it).
+    public func clearFinalizeProblem() throws(BootDeployError) {
+        let base = try sysroot.requireBase()
+        try sys { () throws(SystemError) in
+            try base.remove(DeploymentManager.failureStamp)
+            if staged() == nil { try base.remove(DeploymentManager.persistentMarker) }
+            try base.sync()
+        }
+    }
+}
+
+/// `$SYSROOT/bootdeploy/finalize-failed.json`: why the last finalize failed.
+public struct FinalizeFailure: Codable, Sendable {
+    public var schema: Int = 1
+    public var stateroot: String
+    public var id: String
+    public var error: String
+    public var time: String
+}
