@@ -7,6 +7,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import time
 
@@ -160,6 +161,17 @@ class Boot:
         return self.report.get(k, default)
 
 
+def kill_group(p):
+    """SIGKILL to the boot's process group (timeout and QEMU): the power cut."""
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    p.wait()
+    # QEMU may take a moment to die after its group is killed; its image lock goes with it.
+    time.sleep(0.5)
+
+
 class Machine:
     """Runs an image's boots one at a time; every console log is kept, one file per boot."""
 
@@ -184,31 +196,19 @@ class Machine:
         b = Boot(os.path.join(self.work, f"{self.name}.boot{n:02d}.log"))
         t0 = time.monotonic()
         with open(b.log_path, "wb") as out, open(os.devnull, "rb") as devnull:
-            p = subprocess.Popen(self.qemu_cmd(), stdin=devnull, stdout=out, stderr=subprocess.STDOUT)
-            killed_at = None
-            deadline = None
-            stuck_at = None
-            while p.poll() is None:
-                time.sleep(0.2)
-                text = b.text
-                if kill_when is not None and deadline is None and kill_when in text:
-                    deadline = time.monotonic() + random.uniform(*kill_delay)
-                if stuck_at is None and any(x in text for x in STUCK):
-                    stuck_at = time.monotonic()
-                if stuck_at is not None and time.monotonic() - stuck_at > STUCK_GRACE:
-                    p.kill()
-                    p.wait()
-                    b.end = "stuck"
-                    break
-                if deadline is not None and time.monotonic() >= deadline:
-                    p.kill()
-                    killed_at = time.monotonic() - t0
-                    p.wait()
-                    break
+            # Own session: a power cut kills timeout and QEMU together (killpg), leaving no QEMU holding
+            # the image's lock.
+            p = subprocess.Popen(self.qemu_cmd(), stdin=devnull, stdout=out, stderr=subprocess.STDOUT,
+                                 start_new_session=True)
+            try:
+                killed_at, stuck = self._watch(p, b, kill_when, kill_delay, t0)
+            except BaseException:
+                kill_group(p)   # never leave a QEMU behind (Ctrl-C, harness error)
+                raise
             b.rc = p.returncode
         b.seconds = time.monotonic() - t0
-        if b.end == "stuck":
-            pass
+        if stuck:
+            b.end = "stuck"
         elif killed_at is not None:
             b.end = "killed"
         elif b.rc == 124:
@@ -220,6 +220,26 @@ class Machine:
         log(f"  boot {n}: {b.end} after {b.seconds:.1f}s, booted={b.get('booted')} "
             f"entry={b.get('entrySelected')} state={b.get('systemState')}  [{os.path.basename(b.log_path)}]")
         return b
+
+    @staticmethod
+    def _watch(p, b, kill_when, kill_delay, t0):
+        """Follows the console until QEMU exits; cuts the power when asked or when the boot is stuck."""
+        deadline = None
+        stuck_at = None
+        while p.poll() is None:
+            time.sleep(0.2)
+            text = b.text
+            if kill_when is not None and deadline is None and kill_when in text:
+                deadline = time.monotonic() + random.uniform(*kill_delay)
+            if stuck_at is None and any(x in text for x in STUCK):
+                stuck_at = time.monotonic()
+            if stuck_at is not None and time.monotonic() - stuck_at > STUCK_GRACE:
+                kill_group(p)
+                return None, True
+            if deadline is not None and time.monotonic() >= deadline:
+                kill_group(p)
+                return time.monotonic() - t0, False
+        return None, False
 
 
 def bls_entry(title, linux, initrd, options, sort_key=None, version=None):
