@@ -166,7 +166,15 @@ enum ProcessRunner {
         defer { for p in cArgs { free(p) } }
         var pid: pid_t = 0
         let start = monotonicMicroseconds()
-        let rc = posix_spawn(&pid, job.path, &actions, &attr, &cArgs, environ)
+        var rc = posix_spawn(&pid, job.path, &actions, &attr, &cArgs, environ)
+        // ETXTBSY: someone (an installer, another thread's fork) still holds the file open for
+        // writing for a moment; it is not the check's fault, so try again briefly.
+        var tries = 0
+        while rc == ETXTBSY && tries < 50 {
+            usleep(20_000)
+            tries += 1
+            rc = posix_spawn(&pid, job.path, &actions, &attr, &cArgs, environ)
+        }
         close(fds[1])
         if rc != 0 {
             close(fds[0])
