@@ -4,7 +4,7 @@
 set -euo pipefail
 build=(pkg-config libmount-dev libblkid-dev libsystemd-dev)
 check=("${build[@]}" systemd-boot systemd-boot-efi mtools dosfstools fdisk e2fsprogs xfsprogs util-linux
-       strace dbus python3-dbusmock grub-common dracut-core cpio busybox-static kmod)
+       strace dbus python3-dbusmock libglib2.0-bin grub-common dracut-core cpio busybox-static kmod)
 demo=("${build[@]}")
 vm=("${check[@]}" qemu-system-x86 ovmf debootstrap linux-image-cloud-amd64 dracut)
 bench=("${check[@]}" ostree ostree-boot hyperfine time)
