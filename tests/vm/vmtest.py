@@ -152,9 +152,9 @@ class Env:
         tree = self.tree_copy(os.path.join(work, name))
         self.install_guest_bits(tree)
         self.install_project(tree)
-        # What a package's postinst would do: enable the health units that make install put there.
-        unitdir = os.path.join(tree, "usr/lib/systemd/system")
-        units = sorted(u for u in os.listdir(unitdir) if u.startswith("boot-health") and u.endswith(".service"))
+        # What a package's postinst would do: enable our units that have an [Install] section.
+        units = sorted(u for u in os.listdir(os.path.join(REPO, "units")) if u.endswith(".service")
+                       and "[Install]" in open(os.path.join(REPO, "units", u)).read())
         if units:
             sh(["systemctl", f"--root={tree}", "enable"] + units)
         os.makedirs(os.path.join(tree, "sysroot"), exist_ok=True)
