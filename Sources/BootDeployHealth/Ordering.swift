@@ -68,17 +68,3 @@ public struct EntryDirectoryOrdering: DeploymentOrdering {
     }
 }
 
-/// The deployment layer behind the protocol: the order as the live entries show it, and
-/// `DeploymentManager.demote` (one crash-safe entry transaction) to reorder.
-public struct ManagedOrdering: DeploymentOrdering {
-    public let manager: DeploymentManager
-    public init(manager: DeploymentManager) { self.manager = manager }
-
-    public func orderedDeployments() throws -> [OrderedDeployment] {
-        try EntryDirectoryOrdering(boot: manager.roots.boot).orderedDeployments()
-    }
-
-    public func demote(stateroot: String, id: String) throws {
-        try manager.demote(stateroot: stateroot, id: id)
-    }
-}

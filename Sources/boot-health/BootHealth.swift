@@ -38,14 +38,30 @@ struct GlobalOptions: ParsableArguments {
     }
 
     func service() throws -> HealthService {
+        let entries = EntryDirectoryOrdering(boot: boot)
         let ordering: any DeploymentOrdering
         if let m = try? DeploymentManager(Roots(sysroot: sysroot, boot: boot, runDir: runDir)) {
-            ordering = ManagedOrdering(manager: m)
+            ordering = PreferringOrdering(primary: ManagerOrdering(m), fallback: entries)
         } else {
-            ordering = EntryDirectoryOrdering(boot: boot)
+            ordering = entries
         }
         return try HealthService(roots: roots, ordering: ordering, log: HealthLog(useKmsg: !noKmsg))
     }
+}
+
+/// The deployment layer's order when it knows the deployments (they have records); the entries'
+/// own order otherwise (entries written by hand or by an older tool), so that status and the
+/// "is there anything better to boot" question never come out empty while entries exist.
+struct PreferringOrdering: DeploymentOrdering {
+    var primary: any DeploymentOrdering
+    var fallback: any DeploymentOrdering
+
+    func orderedDeployments() throws -> [OrderedDeployment] {
+        if let p = try? primary.orderedDeployments(), !p.isEmpty { return p }
+        return try fallback.orderedDeployments()
+    }
+
+    func demote(stateroot: String, id: String) throws { try primary.demote(stateroot: stateroot, id: id) }
 }
 
 func printJSON<T: Encodable>(_ value: T) throws {
