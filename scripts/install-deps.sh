@@ -3,9 +3,10 @@
 # Usage: scripts/install-deps.sh build|check|demo|vm|bench
 set -euo pipefail
 build=(pkg-config libmount-dev libblkid-dev libsystemd-dev)
-check=("${build[@]}" systemd-boot systemd-boot-efi mtools dosfstools fdisk e2fsprogs xfsprogs util-linux
-       strace dbus python3-dbusmock libglib2.0-bin grub-common dracut-core cpio busybox-static kmod)
-demo=("${build[@]}")
+check=("${build[@]}" systemd systemd-boot systemd-boot-efi mtools dosfstools fdisk e2fsprogs xfsprogs util-linux
+       strace dbus python3 python3-dbusmock libglib2.0-bin grub-common dracut-core cpio busybox-static kmod
+       binutils tzdata qemu-system-x86 ovmf)
+demo=("${build[@]}" python3 util-linux systemd-boot)
 vm=("${check[@]}" qemu-system-x86 ovmf debootstrap linux-image-cloud-amd64 dracut)
 bench=("${check[@]}" ostree ostree-boot hyperfine time)
 declare -n want="${1:?profile}"

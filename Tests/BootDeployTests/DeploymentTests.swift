@@ -1,3 +1,4 @@
+@testable import BootDeploy
 import Foundation
 import Testing
 import TestSupport
@@ -225,5 +226,67 @@ struct DeploymentTests {
         #expect(list.compactMap(bootParameter) == (try m.order()))
         #expect(try m.order() == [b, c, a])
         #expect((list.first?["isDefault"] as? Bool) ?? true)
+    }
+}
+
+@Suite("Counters and boot partition discovery", .serialized)
+struct CounterTests {
+    @Test("counters the boot loader changed are carried over when entries are rewritten")
+    func countersCarried() throws {
+        let m = Machine()
+        try m.initOS()
+        let a = try m.deploy(m.tree("a", kernel: "k1"))
+        // systemd-boot tried a once: +3-0 -> +2-1, in place.
+        let old = m.entryFiles()[0]
+        #expect(old.hasSuffix("+3-0.conf"))
+        try FileManager.default.moveItem(atPath: m.entriesDir + "/" + old, toPath: m.entriesDir + "/" + old.replacingOccurrences(of: "+3-0", with: "+2-1"))
+        let b = try m.deploy(m.tree("b", kernel: "k2"))
+        let ds = try m.deployments()
+        let da = ds.first { "\($0["stateroot"]!)/\($0["id"]!)" == a }!
+        #expect(da["triesLeft"] as? Int == 2 && da["triesDone"] as? Int == 1)
+        #expect((da["entry"] as? String)?.hasSuffix("+2-1.conf") == true)
+        #expect(try m.order() == [b, a])
+        // A blessed entry stays blessed through a rollback.
+        let bEntry = ds.first { "\($0["stateroot"]!)/\($0["id"]!)" == b }!["entry"] as! String
+        try FileManager.default.moveItem(atPath: m.entriesDir + "/" + bEntry, toPath: m.entriesDir + "/" + bEntry.replacingOccurrences(of: "+3-0", with: ""))
+        try m.ok("rollback")
+        let after = try m.deployments()
+        #expect(after.first { "\($0["stateroot"]!)/\($0["id"]!)" == b }?["state"] as? String == "good")
+        #expect(after.first { "\($0["stateroot"]!)/\($0["id"]!)" == a }?["triesLeft"] as? Int == 2)
+    }
+
+    @Test("without --boot, XBOOTLDR wins over the ESP, which wins over a plain /boot; the last mount on a path counts")
+    func locateBoot() throws {
+        func entry(_ src: String, _ target: String) -> MountEntry {
+            MountEntry(source: src, target: target, fstype: "vfat", options: "rw", readOnly: false, root: "/", id: 1, parentID: 0, propagation: .private)
+        }
+        let types = ["/dev/vda1": PartitionType.esp, "/dev/vda2": PartitionType.xbootldr, "/dev/vda3": "0fc63daf-8483-4772-8e79-3d69d8477de4"]
+        func choose(_ mounts: [MountEntry], dirs: Set<String> = []) -> BootLocator.Found? {
+            BootLocator.choose(mounts: mounts, prefix: "", partitionType: { types[$0] }, directoryExists: { dirs.contains($0) })
+        }
+        #expect(choose([entry("/dev/vda1", "/boot/efi"), entry("/dev/vda2", "/boot")]) == .init(path: "/boot", kind: "xbootldr"))
+        #expect(choose([entry("/dev/vda1", "/efi"), entry("/dev/vda2", "/boot")]) == .init(path: "/boot", kind: "xbootldr"))
+        #expect(choose([entry("/dev/vda1", "/efi"), entry("/dev/vda3", "/boot")], dirs: ["/boot"]) == .init(path: "/efi", kind: "esp"))
+        #expect(choose([entry("/dev/vda3", "/boot")], dirs: ["/boot"]) == .init(path: "/boot", kind: "directory"))
+        #expect(choose([entry("/dev/vda2", "/boot"), entry("/dev/vda3", "/boot")], dirs: ["/boot"]) == .init(path: "/boot", kind: "directory"))
+        #expect(choose([entry("tmpfs", "/efi")]) == nil)
+    }
+
+    @Test("libblkid reads the partition type GUID and filesystem UUID of a real GPT partition", .enabled(if: TestEnv.isRoot))
+    func probeRealPartition() throws {
+        let t = TempDir("bdprobe")
+        let img = t.sub("disk.img")
+        try sh("truncate -s 40M \(img) && printf 'label: gpt\\nsize=30M, type=BC13C2FF-59E6-4262-A352-B275FD6F7172\\n' | sfdisk -q \(img)")
+        let dev = try sh("losetup -f --show -P \(img)").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        defer { _ = try? sh("losetup -d \(dev)") }
+        let part = dev + "p1"
+        guard FileManager.default.fileExists(atPath: part) else {
+            // Containers without partition scanning on loop devices: say so, do not pass silently.
+            try TestEnv.skip("probeRealPartition", because: "the kernel made no \(part) for losetup -P (no loop partition scanning here); the VM suite covers real partitions")
+        }
+        try sh("mkfs.ext4 -q -F \(part)")
+        let info = try BlockDevices.probe(part)
+        #expect(info.partitionType == PartitionType.xbootldr)
+        #expect(info.uuid != nil)
     }
 }

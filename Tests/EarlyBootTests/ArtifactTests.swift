@@ -18,8 +18,8 @@ struct ArtifactTests {
     @Test("bd-prepare-root links no Foundation: neither its libraries nor its symbols")
     func noFoundation() throws {
         let bin = prepareRootBinary
-        guard FileManager.default.isExecutableFile(atPath: bin) else { TestEnv.skip("noFoundation", because: "\(bin) is not built"); return }
-        guard TestEnv.have("readelf"), TestEnv.have("nm") else { TestEnv.skip("noFoundation", because: "binutils missing"); return }
+        guard FileManager.default.isExecutableFile(atPath: bin) else { try TestEnv.skip("noFoundation", because: "\(bin) is not built") }
+        guard TestEnv.have("readelf"), TestEnv.have("nm") else { try TestEnv.skip("noFoundation", because: "binutils missing") }
         let dyn = try run("readelf", ["-d", "-W", bin])
         #expect(dyn.ok, "\(dyn.stderr)")
         let needed = dyn.stdout.split(separator: "\n").filter { $0.contains("(NEEDED)") }.map { String($0) }
@@ -48,7 +48,7 @@ struct ArtifactTests {
                           TestEnv.binDir + "/../release/bd-prepare-root", repoRoot + "/.build/release/bd-prepare-root"]
         let bin = candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) } ?? "(none)"
         guard FileManager.default.isExecutableFile(atPath: bin) else {
-            TestEnv.skip("releaseBudget", because: "no release build at \(bin) (make release, or set BOOTDEPLOY_PREPARE_ROOT_BINARY)"); return
+            try TestEnv.skip("releaseBudget", because: "no release build at \(bin) (make release, or set BOOTDEPLOY_PREPARE_ROOT_BINARY)")
         }
         let size = try FileManager.default.attributesOfItem(atPath: bin)[.size] as? Int ?? .max
         #expect(size <= 8 << 20, "\(size) bytes")
@@ -94,7 +94,7 @@ struct ArtifactTests {
 
     @Test("systemd accepts the initramfs unit (apart from what only exists inside an initramfs)")
     func unitVerifies() throws {
-        guard TestEnv.have("systemd-analyze") else { TestEnv.skip("unitVerifies", because: "systemd-analyze missing"); return }
+        guard TestEnv.have("systemd-analyze") else { try TestEnv.skip("unitVerifies", because: "systemd-analyze missing") }
         let t = TempDir("bd-unit")
         try FileManager.default.copyItem(atPath: repoRoot + "/dracut/50bootdeploy/bootdeploy-prepare-root.service",
                                          toPath: t.sub("bootdeploy-prepare-root.service"))
@@ -108,12 +108,12 @@ struct ArtifactTests {
 
     @Test("dracut builds an initramfs with the module: binary, libraries, unit and its enablement, and the binary runs inside")
     func dracutModule() throws {
-        guard TestEnv.isRoot else { TestEnv.skip("dracutModule", because: "needs root for chroot"); return }
+        guard TestEnv.isRoot else { try TestEnv.skip("dracutModule", because: "needs root for chroot") }
         guard TestEnv.have("dracut"), TestEnv.have("lsinitrd"), FileManager.default.fileExists(atPath: "/usr/lib/dracut/dracut-init.sh") else {
-            TestEnv.skip("dracutModule", because: "dracut is not installed"); return
+            try TestEnv.skip("dracutModule", because: "dracut is not installed")
         }
         let bin = prepareRootBinary
-        guard FileManager.default.isExecutableFile(atPath: bin) else { TestEnv.skip("dracutModule", because: "\(bin) is not built"); return }
+        guard FileManager.default.isExecutableFile(atPath: bin) else { try TestEnv.skip("dracutModule", because: "\(bin) is not built") }
         let t = TempDir("bd-dracut")
         // A private copy of dracut's module tree with ours added: the host's /usr/lib/dracut is
         // not touched.

@@ -8,16 +8,16 @@ import Testing
 struct InitModeTests {
     @Test("as init it mounts /proc on the old root and carries it over, mounts /run in the new root, switches root and executes bootdeploy.init=")
     func switchesRootAndExecutesInit() throws {
-        if let why = privilegedSkipReason() { TestEnv.skip("switchesRootAndExecutesInit", because: why); return }
+        if let why = privilegedSkipReason() { try TestEnv.skip("switchesRootAndExecutesInit", because: why) }
         guard FileManager.default.isExecutableFile(atPath: "/bin/busybox") else {
-            TestEnv.skip("switchesRootAndExecutesInit", because: "busybox-static is not installed"); return
+            try TestEnv.skip("switchesRootAndExecutesInit", because: "busybox-static is not installed")
         }
         let root = PhysicalRoot()
         let id = root.addDeployment(id: "init", attempts: "2\n", busybox: true)
         // The physical root has a /proc (mounted there and carried over) but no /run (mounted
         // fresh in the new root after the switch).
         root.tmp.mkdir("physical/proc")
-        if let why = try root.makeImage() { TestEnv.skip("switchesRootAndExecutesInit", because: why); return }
+        if let why = try root.makeImage() { try TestEnv.skip("switchesRootAndExecutesInit", because: why) }
         root.tmp.write("cmdline", "root=LABEL=bdroot ro bootdeploy=os/\(id) bootdeploy.init=/bin/busybox")
         // The "real init" is busybox's shell, run inside the new root: it reports what it sees
         // into /run, the tmpfs prepare-root mounted and carried over.
@@ -56,12 +56,12 @@ struct InitModeTests {
 
     @Test("as init a failure undoes the mounts, including the API filesystems it mounted")
     func initFailureUndoes() throws {
-        if let why = privilegedSkipReason() { TestEnv.skip("initFailureUndoes", because: why); return }
+        if let why = privilegedSkipReason() { try TestEnv.skip("initFailureUndoes", because: why) }
         let root = PhysicalRoot()
         let id = root.addDeployment(id: "nousr", omit: ["usr"])
         root.tmp.mkdir("physical/proc")
         root.tmp.mkdir("physical/run")
-        if let why = try root.makeImage() { TestEnv.skip("initFailureUndoes", because: why); return }
+        if let why = try root.makeImage() { try TestEnv.skip("initFailureUndoes", because: why) }
         root.tmp.write("cmdline", "bootdeploy=os/\(id)")
         let r = try inMountNamespace(root.mountScript() + """
             cat /proc/self/mountinfo > $T/before

@@ -8,10 +8,10 @@ import Testing
 struct PrepareRootMountTests {
     @Test("the deployment becomes the root at /sysroot with var, read-only usr and the physical root inside")
     func mountsTheDeployment() throws {
-        if let why = privilegedSkipReason() { TestEnv.skip("mountsTheDeployment", because: why); return }
+        if let why = privilegedSkipReason() { try TestEnv.skip("mountsTheDeployment", because: why) }
         let root = PhysicalRoot()
         let id = root.addDeployment(id: "main", attempts: "0\n")
-        if let why = try root.makeImage() { TestEnv.skip("mountsTheDeployment", because: why); return }
+        if let why = try root.makeImage() { try TestEnv.skip("mountsTheDeployment", because: why) }
         root.tmp.write("cmdline", "BOOT_IMAGE=/vmlinuz root=LABEL=bdroot rw bootdeploy=os/\(id) quiet\n")
         var efi: [UInt8] = [7, 0, 0, 0]
         for u in "\\loader\\entries\\bd-os-002+2-1.conf".utf16 { efi += [UInt8(u & 0xff), UInt8(u >> 8)] }
@@ -71,10 +71,10 @@ struct PrepareRootMountTests {
 
     @Test("an administrator's binds from layout.conf are mounted, read-only where asked")
     func administratorBinds() throws {
-        if let why = privilegedSkipReason() { TestEnv.skip("administratorBinds", because: why); return }
+        if let why = privilegedSkipReason() { try TestEnv.skip("administratorBinds", because: why) }
         let root = PhysicalRoot()
         let id = root.addDeployment(id: "admin", adminBinds: [("srv", "/srv", true), ("data", "/opt/data", false)])
-        if let why = try root.makeImage() { TestEnv.skip("administratorBinds", because: why); return }
+        if let why = try root.makeImage() { try TestEnv.skip("administratorBinds", because: why) }
         root.tmp.write("cmdline", "bootdeploy=os/\(id)")
         let r = try inMountNamespace(root.mountScript() + """
             prep $T/cmdline > $T/out 2> $T/err; echo $? > $T/rc
@@ -96,14 +96,14 @@ struct PrepareRootMountTests {
 
     @Test("boot-deploy prepare-root is the same entry point: same mounts, same one-line failure")
     func bootDeploySubcommand() throws {
-        if let why = privilegedSkipReason() { TestEnv.skip("bootDeploySubcommand", because: why); return }
+        if let why = privilegedSkipReason() { try TestEnv.skip("bootDeploySubcommand", because: why) }
         let tool = TestEnv.tool("boot-deploy")
         guard FileManager.default.isExecutableFile(atPath: tool), (try? run(tool, ["prepare-root", "--help"]))?.ok == true else {
-            TestEnv.skip("bootDeploySubcommand", because: "boot-deploy prepare-root is not built"); return
+            try TestEnv.skip("bootDeploySubcommand", because: "boot-deploy prepare-root is not built")
         }
         let root = PhysicalRoot()
         let id = root.addDeployment(id: "cli")
-        if let why = try root.makeImage() { TestEnv.skip("bootDeploySubcommand", because: why); return }
+        if let why = try root.makeImage() { try TestEnv.skip("bootDeploySubcommand", because: why) }
         root.tmp.write("cmdline", "bootdeploy=os/\(id)")
         root.tmp.write("cmdline.bad", "bootdeploy=os/../x")
         let r = try inMountNamespace(root.mountScript() + """
@@ -126,10 +126,10 @@ struct PrepareRootMountTests {
 
     @Test("a read-only physical root is remounted read-write for the counter and back read-only")
     func readOnlyRootCounter() throws {
-        if let why = privilegedSkipReason() { TestEnv.skip("readOnlyRootCounter", because: why); return }
+        if let why = privilegedSkipReason() { try TestEnv.skip("readOnlyRootCounter", because: why) }
         let root = PhysicalRoot()
         let id = root.addDeployment(id: "ro", attempts: "4\n")
-        if let why = try root.makeImage() { TestEnv.skip("readOnlyRootCounter", because: why); return }
+        if let why = try root.makeImage() { try TestEnv.skip("readOnlyRootCounter", because: why) }
         root.tmp.write("cmdline", "ro bootdeploy=os/\(id)")
         let r = try inMountNamespace(root.mountScript(readOnly: true) + """
             prep $T/cmdline > $T/out 2> $T/err; echo $? > $T/rc
@@ -147,7 +147,7 @@ struct PrepareRootMountTests {
 
     @Test("bad command lines and broken deployments fail with one line and leave no mount behind")
     func failuresLeaveNothing() throws {
-        if let why = privilegedSkipReason() { TestEnv.skip("failuresLeaveNothing", because: why); return }
+        if let why = privilegedSkipReason() { try TestEnv.skip("failuresLeaveNothing", because: why) }
         let root = PhysicalRoot()
         let good = root.addDeployment(id: "good")
         let nousr = root.addDeployment(id: "nousr", omit: ["usr"])
@@ -157,7 +157,7 @@ struct PrepareRootMountTests {
         let symvar = root.addDeployment(id: "symvar", omit: ["var"])
         root.later { try FileManager.default.createSymbolicLink(atPath: root.tree + "/bootdeploy/os/deploy/\(symvar)/var", withDestinationPath: "/") }
         let novar = root.addDeployment(stateroot: "novar", id: "x", withVar: false)
-        if let why = try root.makeImage() { TestEnv.skip("failuresLeaveNothing", because: why); return }
+        if let why = try root.makeImage() { try TestEnv.skip("failuresLeaveNothing", because: why) }
         let cases: [(cmdline: String, expect: String)] = [
             ("quiet", "no bootdeploy=<stateroot>/<id> on the kernel command line"),
             ("bootdeploy=../x", "bootdeploy=../x: stateroot must not start with '.' or '-'"),
@@ -199,10 +199,10 @@ struct PrepareRootMountTests {
 
     @Test("an error injected at each mutating call is undone completely; a kill never corrupts the counter")
     func faultAtEveryStep() throws {
-        if let why = privilegedSkipReason() { TestEnv.skip("faultAtEveryStep", because: why); return }
+        if let why = privilegedSkipReason() { try TestEnv.skip("faultAtEveryStep", because: why) }
         let root = PhysicalRoot()
         let id = root.addDeployment(id: "f", attempts: "0\n")
-        if let why = try root.makeImage() { TestEnv.skip("faultAtEveryStep", because: why); return }
+        if let why = try root.makeImage() { try TestEnv.skip("faultAtEveryStep", because: why) }
         root.tmp.write("cmdline", "bootdeploy=os/\(id)")
         // Learn the crash points from a successful run's trace, in a namespace of its own.
         let trace = try inMountNamespace(root.mountScript() + "BOOTDEPLOY_FAULT_TRACE=$T/trace prep $T/cmdline >/dev/null 2>$T/err; echo $? > $T/rc")

@@ -118,7 +118,7 @@ struct BootctlOracleTests {
 
     @Test("our parse and bootctl order agree with bootctl 252 on random entry sets, plain and loader -> loader.1")
     func randomSets() throws {
-        guard bootctlAvailable("bootctl oracle") else { return }
+        guard try bootctlAvailable("bootctl oracle") else { return }
         let tmp = TempDir("bd-oracle")
         let setCount = 240
         var dirs: [String] = []
@@ -169,7 +169,7 @@ struct BootctlOracleTests {
 
     @Test("bootctl refuses exactly the names BootctlName refuses, and lists the rest")
     func oddNames() throws {
-        guard bootctlAvailable("bootctl odd names") else { return }
+        guard try bootctlAvailable("bootctl odd names") else { return }
         let tmp = TempDir("bd-oracle-names")
         let dir = tmp.sub("esp")
         try FileManager.default.createDirectory(atPath: dir + "/loader/entries", withIntermediateDirectories: true)

@@ -58,9 +58,9 @@ private func inMountNamespaceScript(_ script: String) throws -> String {
 }
 
 /// Whether the bootctl oracle can run here; prints the SKIP line when not.
-func bootctlAvailable(_ test: String) -> Bool {
-    if !TestEnv.isRoot { TestEnv.skip(test, because: "needs root for a private mount namespace"); return false }
-    if !TestEnv.have("bootctl") { TestEnv.skip(test, because: "bootctl (package systemd-boot) is not installed"); return false }
-    if !FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare") { TestEnv.skip(test, because: "no unshare"); return false }
+func bootctlAvailable(_ test: String) throws -> Bool {
+    if !TestEnv.isRoot { try TestEnv.skip(test, because: "needs root for a private mount namespace") }
+    if !TestEnv.have("bootctl") { try TestEnv.skip(test, because: "bootctl (package systemd-boot) is not installed") }
+    if !FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare") { try TestEnv.skip(test, because: "no unshare") }
     return true
 }

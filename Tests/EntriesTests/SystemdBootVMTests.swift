@@ -46,16 +46,14 @@ struct SystemdBootVMTests {
     """#
 
     /// What is needed, or why the test cannot run here.
-    static func prerequisites() -> (kernel: String, efivarfs: String)? {
+    static func prerequisites() throws -> (kernel: String, efivarfs: String)? {
         let fm = FileManager.default
         for tool in ["qemu-system-x86_64", "mcopy", "mmd", "sfdisk", "mkfs.vfat", "cpio", "busybox"] where !TestEnv.have(tool) {
-            TestEnv.skip("systemd-boot VM oracle", because: "\(tool) is not installed")
-            return nil
+            try TestEnv.skip("systemd-boot VM oracle", because: "\(tool) is not installed")
         }
         for file in ["/usr/lib/systemd/boot/efi/systemd-bootx64.efi", "/usr/share/OVMF/OVMF_CODE_4M.fd",
                      "/usr/share/OVMF/OVMF_VARS_4M.fd"] where !fm.fileExists(atPath: file) {
-            TestEnv.skip("systemd-boot VM oracle", because: "\(file) is missing")
-            return nil
+            try TestEnv.skip("systemd-boot VM oracle", because: "\(file) is missing")
         }
         let kernels = ((try? fm.contentsOfDirectory(atPath: "/boot")) ?? []).filter { $0.hasPrefix("vmlinuz-") }.sorted()
         for k in kernels.reversed() {
@@ -63,8 +61,7 @@ struct SystemdBootVMTests {
             let module = "/usr/lib/modules/\(version)/kernel/fs/efivarfs/efivarfs.ko"
             if fm.isReadableFile(atPath: "/boot/" + k), fm.fileExists(atPath: module) { return ("/boot/" + k, module) }
         }
-        TestEnv.skip("systemd-boot VM oracle", because: "no /boot/vmlinuz-* with an uncompressed efivarfs.ko")
-        return nil
+        try TestEnv.skip("systemd-boot VM oracle", because: "no /boot/vmlinuz-* with an uncompressed efivarfs.ko")
     }
 
     static func randomSet(_ g: inout SeededGenerator) -> [(String, String)] {
@@ -127,7 +124,7 @@ struct SystemdBootVMTests {
 
     @Test("systemd-boot 252 shows and boots entries in the order BootOrder.systemdBoot predicts", arguments: [1, 3, 4] as [UInt64])
     func menuOrder(seed: UInt64) throws {
-        guard let (kernel, efivarfs) = Self.prerequisites() else { return }
+        guard let (kernel, efivarfs) = try Self.prerequisites() else { return }
         let tmp = TempDir("bd-sdboot")
         let ents = tmp.sub("entries")
         try FileManager.default.createDirectory(atPath: ents, withIntermediateDirectories: true)

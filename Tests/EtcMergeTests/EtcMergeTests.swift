@@ -166,7 +166,7 @@ struct EtcMergeAttributeTests {
 
     @Test("a local owner change is kept, a vendor owner change applies, and chown does not clear setgid")
     func ownerChangeKept() throws {
-        guard TestEnv.isRoot else { return TestEnv.skip("ownerChangeKept", because: "chown needs root") }
+        guard TestEnv.isRoot else { try TestEnv.skip("ownerChangeKept", because: "chown needs root") }
         let f = try EtcFixture(vendor: "echo x > $OV/owned; echo y > $OV/vend; echo z > $OV/sg; chmod 2755 $OV/sg; ln -s owned $OV/lnk",
                                local: "chown 1234:5678 $OL/owned; chown -h 42:43 $OL/lnk",
                                update: "chown 77:88 $NV/vend $NV/sg; chmod 2755 $NV/sg")
@@ -221,7 +221,7 @@ struct EtcMergeXattrTests {
 
     @Test("an extended attribute the administrator added is a local change and is kept; a vendor one applies")
     func userXattrKept() throws {
-        guard TestEnv.have("python3") else { return TestEnv.skip("userXattrKept", because: "no python3 to set xattrs") }
+        guard TestEnv.have("python3") else { try TestEnv.skip("userXattrKept", because: "no python3 to set xattrs") }
         let f = try EtcFixture(vendor: "echo v > $OV/tagged; echo v > $OV/plain; mkdir $OV/d",
                                local: "setx $OL/tagged user.note mine; setx $OL/d user.dir yes",
                                update: "echo v2 > $NV/tagged; echo v2 > $NV/plain; setx $NV/plain user.vendor 1")
@@ -236,7 +236,7 @@ struct EtcMergeXattrTests {
 
     @Test("a POSIX ACL the administrator set is kept byte for byte, with the matching mode")
     func aclKept() throws {
-        guard TestEnv.isRoot, TestEnv.have("python3") else { return TestEnv.skip("aclKept", because: "needs root and python3") }
+        guard TestEnv.isRoot, TestEnv.have("python3") else { try TestEnv.skip("aclKept", because: "needs root and python3") }
         let f = try EtcFixture(vendor: "echo v > $OV/secret; chmod 644 $OV/secret; mkdir $OV/d",
                                local: "setx $OL/secret system.posix_acl_access \(Self.acl); setx $OL/d system.posix_acl_default \(Self.acl)",
                                update: "echo v2 > $NV/secret")
@@ -250,7 +250,7 @@ struct EtcMergeXattrTests {
 
     @Test("security.* attributes (labels, capabilities) are neither compared nor copied")
     func securityXattrsIgnored() throws {
-        guard TestEnv.isRoot, TestEnv.have("python3") else { return TestEnv.skip("securityXattrsIgnored", because: "needs root and python3") }
+        guard TestEnv.isRoot, TestEnv.have("python3") else { try TestEnv.skip("securityXattrsIgnored", because: "needs root and python3") }
         // A version-2 file capability: CAP_NET_BIND_SERVICE permitted and effective.
         let f = try EtcFixture(vendor: "echo v > $OV/tool",
                                local: "setx $OL/tool security.capability 0x0100000200040000000000000000000000000000",
@@ -396,8 +396,8 @@ struct EtcMergeCornerTests {
 
     @Test("a socket and a device node are skipped as well")
     func socketAndDeviceSkipped() throws {
-        guard TestEnv.isRoot else { return TestEnv.skip("socketAndDeviceSkipped", because: "mknod needs root") }
-        guard TestEnv.have("python3") else { return TestEnv.skip("socketAndDeviceSkipped", because: "no python3 to bind a socket") }
+        guard TestEnv.isRoot else { try TestEnv.skip("socketAndDeviceSkipped", because: "mknod needs root") }
+        guard TestEnv.have("python3") else { try TestEnv.skip("socketAndDeviceSkipped", because: "no python3 to bind a socket") }
         let f = try EtcFixture(vendor: "echo v > $OV/f",
                                local: "mknod $OL/null c 1 3; python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' $OL/sock")
         let r = try f.merge()

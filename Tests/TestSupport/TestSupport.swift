@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Testing
 
 /// Fixtures shared by the test targets: temporary roots and the project's own built tools.
 public enum TestEnv {
@@ -35,10 +36,11 @@ public enum TestEnv {
         return false
     }
 
-    /// Prints a loud SKIP line; the calling test must then return (it is reported as such).
-    public static func skip(_ test: String, because reason: String) {
+    /// Prints a loud SKIP line and ends the test as skipped (cancelled), so that Swift Testing
+    /// never counts it as passed.
+    public static func skip(_ test: String, because reason: String) throws -> Never {
         FileHandle.standardError.write(Data("SKIP: \(test): \(reason)\n".utf8))
-        print("SKIP: \(test): \(reason)")
+        try Test.cancel("SKIP: \(test): \(reason)")
     }
 }
 
