@@ -276,14 +276,15 @@ public final class HealthService: @unchecked Sendable {
         if decision.healthy, phase == .all || phase == .watch, !config.units.isEmpty, let b {
             let graceEnd = monotonicMicroseconds() + config.gracePeriod.microseconds
             ServiceNotify.status("\(d): \(decision.decision); watching \(config.units.count) unit(s) for \(config.gracePeriod)")
-            if let reason = watch(b, until: graceEnd) {
+            var states: [String: String] = [:]
+            if let reason = watch(b, until: graceEnd, states: &states) {
                 log.log(.unitFailedInGrace, "\(d): \(reason)", fields: ["DEPLOYMENT": d.description])
                 return try decideBad(d, reason: reason, by: "service", reboot: config.rebootOnFailure, bus: b, run: nil)
             }
             // After the grace period failures are only reported: the boot was good.
             ServiceNotify.status("\(d): \(decision.decision); grace period over, reporting unit failures only")
             while !stopRequested {
-                guard let reason = watch(b, until: monotonicMicroseconds() + 3_600_000_000) else { continue }
+                guard let reason = watch(b, until: monotonicMicroseconds() + 3_600_000_000, states: &states) else { continue }
                 log.log(.unitFailedAfterGrace, "\(d): \(reason) after the grace period; not rolling back", fields: ["DEPLOYMENT": d.description])
                 let lock = try takeLock()
                 var status = try store.load()
@@ -351,22 +352,33 @@ public final class HealthService: @unchecked Sendable {
     }
 
     /// Waits for a required unit to fail, until `deadline`. Returns why, or nil when none failed.
-    func watch(_ b: SystemdBus, until deadline: UInt64) -> String? {
+    ///
+    /// `states` carries the last ActiveState seen per unit across calls: only a change *into*
+    /// `failed` counts, so a unit that stays failed is reported once, not at every wake-up. An
+    /// empty `states` is filled first, and a unit already failed then counts at once.
+    func watch(_ b: SystemdBus, until deadline: UInt64, states: inout [String: String]) -> String? {
         var paths: [String: String] = [:]
         for u in config.units { if let p = try? b.unitPath(u.name) { paths[p] = u.name } }
-        for (p, name) in paths where (try? b.activeState(path: p)) == "failed" { return "required unit \(name) failed" }
+        func update(_ name: String, _ path: String, _ reported: String?) -> String? {
+            let now = (reported?.isEmpty == false ? reported : nil) ?? ((try? b.activeState(path: path)) ?? "unknown")
+            let before = states[name]
+            states[name] = now
+            return now == "failed" && before != "failed" ? "required unit \(name) failed" : nil
+        }
+        if states.isEmpty {
+            for (p, name) in paths.sorted(by: { $0.value < $1.value }) { if let r = update(name, p, nil) { return r } }
+        }
         while !stopRequested {
             guard let ev = try? b.nextEvent(until: deadline) else { return nil }
             switch ev {
             case .unitChanged(let path, let state):
                 guard let name = paths[path] else { continue }
-                let st = state.isEmpty ? ((try? b.activeState(path: path)) ?? "") : state
-                if st == "failed" { return "required unit \(name) failed" }
-            case .jobRemoved(let unit, let result):
-                guard let p = paths.first(where: { $0.value == unit })?.key, result != "done" else { continue }
-                if (try? b.activeState(path: p)) == "failed" { return "required unit \(unit) failed (job \(result))" }
+                if let r = update(name, path, state) { return r }
+            case .jobRemoved(let unit, _):
+                guard let p = paths.first(where: { $0.value == unit })?.key else { continue }
+                if let r = update(unit, p, nil) { return r }
             case .overflow:
-                for (p, name) in paths where (try? b.activeState(path: p)) == "failed" { return "required unit \(name) failed" }
+                for (p, name) in paths { if let r = update(name, p, nil) { return r } }
             case .startupFinished:
                 continue
             }

@@ -13,7 +13,7 @@ struct GrubEnvTests {
 
     @Test("a block we write is byte-identical to grub-editenv's for the same edits")
     func weWriteLikeGrub() throws {
-        guard let tool = Self.editenv else { return TestEnv.skip("weWriteLikeGrub", because: "grub-editenv is not installed") }
+        guard let tool = Self.editenv else { try TestEnv.skip("weWriteLikeGrub", because: "grub-editenv is not installed") }
         let t = TempDir("grubenv")
         try run(tool, [t.sub("theirs"), "create"])
         try run(tool, [t.sub("theirs"), "set", "boot_counter=3", "boot_success=0", "saved_entry=bd-os-002"])
@@ -34,7 +34,7 @@ struct GrubEnvTests {
 
     @Test("we read what grub-editenv wrote, and it reads what we wrote, escapes included")
     func bothWays() throws {
-        guard let tool = Self.editenv else { return TestEnv.skip("bothWays", because: "grub-editenv is not installed") }
+        guard let tool = Self.editenv else { try TestEnv.skip("bothWays", because: "grub-editenv is not installed") }
         let t = TempDir("grubenv")
         try run(tool, [t.sub("g"), "create"])
         try run(tool, [t.sub("g"), "set", "kernelopts=root=/dev/sda1 ro", "odd=back\\slash"])
@@ -59,7 +59,7 @@ struct GrubEnvTests {
 
     @Test("mark-good on a grubenv-counted boot sets boot_success=1 and drops boot_counter (greenboot semantics)")
     func blessThroughGrubenv() throws {
-        guard let tool = Self.editenv else { return TestEnv.skip("blessThroughGrubenv", because: "grub-editenv is not installed") }
+        guard let tool = Self.editenv else { try TestEnv.skip("blessThroughGrubenv", because: "grub-editenv is not installed") }
         let f = HealthFixture()
         f.entry("bd-os-002.conf", deployment: "os/new.1", rank: "002")
         f.tmp.mkdir("boot/grub2")

@@ -43,6 +43,10 @@ struct ServiceTests {
         #expect(f.entries() == ["bd-os-001.conf", "bd-os-002+0-1.conf"])
         #expect(bus.rebootRequests == 1, "\(bus.callLog)")
         #expect(FileManager.default.fileExists(atPath: f.tmp.sub("red-ran")))
+        // No journald here: the decision went to stderr, tagged with its MESSAGE_ID.
+        if !FileManager.default.fileExists(atPath: "/run/systemd/journal/socket") {
+            #expect(r.stderr.contains("boot-health[ac263c41]"), "\(r.stderr)")
+        }
         let status = try f.cli(["status", "--json"], env: bus.env)
         #expect(status.stdout.contains("database did not answer"))
         let h = f.history().last
@@ -150,6 +154,19 @@ struct ServiceTests {
         #expect(bus.rebootRequests == 0)
         #expect(f.entries() == ["bd-os-001.conf", "bd-os-002.conf"])
         #expect(cli.wait(0.2) == nil, "the watcher keeps running")
+        // Reported once, not again at every wake-up while the unit stays failed; again when it
+        // recovers and fails anew.
+        usleep(500_000)
+        #expect(f.history().filter { $0["event"] as? String == "failure-after-grace" }.count == 1)
+        let quiet = cli.contextSwitches
+        sleep(1)
+        #expect(cli.contextSwitches - quiet <= 5, "busy after reporting")
+        try bus.setState("app.service", "active")
+        try bus.setState("app.service", "failed")
+        let until3 = Date().addingTimeInterval(10)
+        while f.history().filter({ $0["event"] as? String == "failure-after-grace" }).count < 2 && Date() < until3 { usleep(50_000) }
+        #expect(f.history().filter { $0["event"] as? String == "failure-after-grace" }.count == 2)
+        #expect(f.statusRecord()["state"] as? String == "good", "a failure after the grace period does not change the verdict")
     }
 
     @Test("when every other deployment is bad too: stay up, degraded, no reboot")

@@ -13,15 +13,13 @@ final class SystemdMock: @unchecked Sendable {
 
     static let python = "/usr/bin/python3"
 
-    /// nil (with a SKIP line printed) when dbus-daemon, gdbus or dbusmock are missing.
+    /// Skips the test (cancelled, with a SKIP line) when dbus-daemon, gdbus or dbusmock are missing.
     static func start(_ test: String, startupFinished: Bool = true) throws -> SystemdMock? {
         guard TestEnv.have("dbus-daemon"), TestEnv.have("gdbus") else {
-            TestEnv.skip(test, because: "dbus-daemon or gdbus is not installed")
-            return nil
+            try TestEnv.skip(test, because: "dbus-daemon or gdbus is not installed")
         }
         guard try run(python, ["-c", "import dbusmock"]).ok else {
-            TestEnv.skip(test, because: "python3-dbusmock is not installed")
-            return nil
+            try TestEnv.skip(test, because: "python3-dbusmock is not installed")
         }
         return try SystemdMock(startupFinished: startupFinished)
     }
