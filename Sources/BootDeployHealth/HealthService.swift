@@ -422,7 +422,8 @@ public final class HealthService: @unchecked Sendable {
             noteBoot(d, c, &status)
             let did = try c.markBad()
             if !status.bad.contains(d.description) { status.bad.append(d.description) }
-            if let run { status.lastRun = run } else if var last = status.lastRun {
+            // A grace-period failure amends the service's own run; a manual mark-bad is history only.
+            if let run { status.lastRun = run } else if by == "service", var last = status.lastRun {
                 last.decision = "marked-bad"
                 last.reason = reason
                 status.lastRun = last

@@ -182,12 +182,22 @@ struct BootHealth: ParsableCommand {
             }
             if !r.record.history.isEmpty { print("History:") }
             for h in r.record.history.suffix(20) {
-                print("  \(h.at) \(h.stateroot)/\(h.id) \(h.event)\(h.reason.map { ": " + $0 } ?? "")\(h.rebootRequested ? " (reboot requested)" : "")")
+                print("  \(utc(h.at)) \(h.stateroot)/\(h.id) \(h.event)\(h.reason.map { ": " + $0 } ?? "")\(h.rebootRequested ? " (reboot requested)" : "")")
             }
             if let f = r.finalizeFailed { print("FINALIZE FAILED: \(f.compact)") }
             for w in r.warnings { print("warning: \(w)") }
         }
     }
+}
+
+/// `2026-12-01 18:00:00 UTC`, for the person reading `status`.
+func utc(_ seconds: Int64) -> String {
+    var t = time_t(seconds)
+    var tm = Glibc.tm()
+    gmtime_r(&t, &tm)
+    var buf = [CChar](repeating: 0, count: 32)
+    let n = strftime(&buf, buf.count, "%Y-%m-%d %H:%M:%S UTC", &tm)
+    return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
 extension String {
