@@ -41,9 +41,10 @@ demo:
 	$(SWIFT) build
 	scripts/demo.sh
 
+# The binaries `release` just built (scripts/bench.sh alone prefers .build-bench/release).
 bench: release
 	scripts/install-deps.sh bench
-	scripts/bench.sh
+	BIN=$(RELEASE_BIN) scripts/bench.sh
 
 install: release
 	install -Dm755 $(RELEASE_BIN)/boot-deploy $(DESTDIR)$(PREFIX)/bin/boot-deploy

@@ -139,6 +139,12 @@ measure_size() {
             fi
         done
     done
+    # ostree's deploy ends with a prune of its repo; --no-prune shows what the rest costs.
+    if [ "$n" = "${SIZES%% *}" ]; then
+        for i in $(seq 1 "$RUNS"); do
+            timed "deploy-noprune.$n.ot" ot_deploy --no-prune; ot_undeploy_newest
+        done
+    fi
     # One traced run each for the flush counts (strace slows a process: never timed).
     traced "deploy.$n.bd" "${BD_DEPLOY[@]}"; bd undeploy "$(last_id)"
     traced "deploy.$n.ot" "${OT_DEPLOY[@]}"; ot_undeploy_newest
@@ -172,12 +178,21 @@ finalize_bench() {
 # ---------------------------------------------------------------------------------------------
 # Early boot.
 prepare_root_sizes() {
-    local a b
+    local a b ROWS_FILE=$W/rows.late   # after the timings in the table
     a=$(stat -c %s "$BPR"); b=$(stat -c %s "$OPR")
-    row "prepare-root: file size (stripped)" "$a B" "$b B" "$(ratio "$a" "$b")" "Debian's is C and links libostree's pieces dynamically"
+    row "prepare-root: file size (stripped)" "$a B" "$b B" "$(ratio "$a" "$b")" "ours carries the Swift runtime (static); Debian's is C"
     a=$(ldd "$BPR" | grep -c '=>' || true); b=$(ldd "$OPR" | grep -c '=>' || true)
     row "prepare-root: shared libraries (ldd)" "$a" "$b" "-" "ours: $(ldd "$BPR" | awk '/=>/ {printf "%s ", $1}')"
     echo "ldd $OPR: $(ldd "$OPR" | awk '/=>/ {printf "%s ", $1}')" >>"$W/notes"
+    # What an initramfs must carry for each: the binary and every library ldd resolves.
+    a=$(footprint "$BPR"); b=$(footprint "$OPR")
+    row "prepare-root: binary + its shared libraries" "$a B" "$b B" "$(ratio "$a" "$b")" "sum of file sizes (libc counted for both)"
+}
+footprint() {
+    local total f
+    total=$(stat -c %s "$1")
+    for f in $(ldd "$1" | awk '/=> \// {print $3}'); do total=$((total + $(stat -L -c %s "$f"))); done
+    echo "$total"
 }
 
 # hyperfine_median KEY JSON: hyperfine's median (seconds) into KEY, in µs; also its run count.
@@ -246,6 +261,11 @@ health_bench() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# align: tab-separated columns padded to their widest cell (column(1) is not always installed).
+align() {
+    awk -F'\t' '{for (i = 1; i <= NF; i++) {c[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i)} if (NF > nf) nf = NF}
+        END {for (r = 1; r <= NR; r++) {line = ""; for (i = 1; i <= nf; i++) line = line sprintf(i < nf ? "%-" w[i] "s  " : "%s", c[r, i]); sub(/ +$/, "", line); print line}}'
+}
 T0=$SECONDS
 say "binaries from $BIN; work in $W; $RUNS runs per point; sizes $SIZES; tree of $FILES files"
 section "setup (images, tree, ostree commit)" setup
@@ -271,6 +291,9 @@ fi
 for n in $SIZES; do
     [ -s "$W/samples/deploy.$n.bd" ] || continue
     timed_row "deploy, $n existing: wall" "deploy.$n.bd" "deploy.$n.ot"
+    if [ -s "$W/samples/deploy-noprune.$n.ot" ]; then
+        timed_row "deploy, $n existing: wall, ostree --no-prune" "deploy.$n.bd" "deploy-noprune.$n.ot" "ostree without its repo prune"
+    fi
     value_row "deploy, $n existing: KiB written to /boot" "deploy.$n.bd.boot" "deploy.$n.ot.boot" KiB "ext4 lifetime_write_kbytes, median"
     value_row "deploy, $n existing: KiB written to the root fs" "deploy.$n.bd.root" "deploy.$n.ot.root" KiB "tree links, records, journal"
     value_row "deploy, $n existing: fsync+fdatasync+syncfs" "deploy.$n.bd.flush" "deploy.$n.ot.flush" calls "ours: $(cat "$W/samples/deploy.$n.bd.split" 2>/dev/null); ostree: $(cat "$W/samples/deploy.$n.ot.split" 2>/dev/null)"
@@ -306,7 +329,7 @@ fi
     echo "BootDeploy vs ostree $(ostree --version | awk '/Version/ {print $2}' | tr -d "'") -- $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(uname -r)"
     echo "ratio = ours / ostree's (below 1: ours is faster / smaller / fewer)"
     echo
-    (printf 'what\tours\tostree\tratio\tnote\n'; cat "$W/rows") | column -t -s $'\t'
+    (printf 'what\tours\tostree\tratio\tnote\n'; cat "$W/rows" "$W/rows.late" 2>/dev/null) | align
     [ -s "$W/notes" ] && { echo; sed 's/^/note: /' "$W/notes"; }
     [ ${#FAILED[@]} -gt 0 ] && echo && printf 'FAILED: %s\n' "${FAILED[@]}"
     echo "($((SECONDS - T0)) s)"

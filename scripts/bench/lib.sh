@@ -33,7 +33,7 @@ ms() { [ -n "$1" ] && awk -v u="$1" 'BEGIN {printf (u >= 100000 ? "%.0f ms" : "%
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2fx", a / b}'; }
 
 # row WHAT OURS THEIRS RATIO [NOTE]: one line of the result table.
-row() { printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "${5:-}" >>"$W/rows"; }
+row() { printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "${5:-}" >>"${ROWS_FILE:-$W/rows}"; }
 
 # na WHAT WHY: a line for something that could not be measured, and why.
 na() { row "$1" "n/a" "n/a" "-" "$2"; echo "n/a: $1: $2" >>"$W/notes"; }
