@@ -440,10 +440,10 @@ public final class HealthService: @unchecked Sendable {
         } catch {
             log.warn("\(d): could not demote in the boot order: \(error)")
         }
+        let ordered = (try? ordering.orderedDeployments()) ?? []
         let lock = try takeLock()
         var status = try store.load()
         let now = wallClockSeconds()
-        let ordered = (try? ordering.orderedDeployments()) ?? []
         let better = ordered.filter { $0.key != d.description && $0.state != .bad && !status.bad.contains($0.key) }
         var rebootRequested = false
         var degraded = false
