@@ -136,14 +136,16 @@ measure_size() {
                 written "deploy.$n.ot" "$OTS/boot" "$OTS" ot_deploy
                 timed "undeploy.$n.ot" ot_undeploy_newest
                 timed "cleanup.$n.ot" ot cleanup
+                # At the first size only: ostree without the repo prune that ends its deploy.
+                if [ "$n" = "${SIZES%% *}" ]; then
+                    timed "deploy-noprune.$n.ot" ot_deploy --no-prune; ot_undeploy_newest
+                fi
             fi
         done
     done
     # ostree's deploy ends with a prune of its repo; --no-prune shows what the rest costs.
     if [ "$n" = "${SIZES%% *}" ]; then
-        for i in $(seq 1 "$RUNS"); do
-            timed "deploy-noprune.$n.ot" ot_deploy --no-prune; ot_undeploy_newest
-        done
+        traced "deploy-noprune.$n.ot" "${OT_DEPLOY[@]}" --no-prune; ot_undeploy_newest
     fi
     # One traced run each for the flush counts (strace slows a process: never timed).
     traced "deploy.$n.bd" "${BD_DEPLOY[@]}"; bd undeploy "$(last_id)"
@@ -292,7 +294,8 @@ for n in $SIZES; do
     [ -s "$W/samples/deploy.$n.bd" ] || continue
     timed_row "deploy, $n existing: wall" "deploy.$n.bd" "deploy.$n.ot"
     if [ -s "$W/samples/deploy-noprune.$n.ot" ]; then
-        timed_row "deploy, $n existing: wall, ostree --no-prune" "deploy.$n.bd" "deploy-noprune.$n.ot" "ostree without its repo prune"
+        timed_row "deploy, $n existing: wall, ostree --no-prune" "deploy.$n.bd" "deploy-noprune.$n.ot" "ostree without its repo prune; median of $(count "deploy-noprune.$n.ot")"
+        value_row "deploy, $n existing: fsync+fdatasync+syncfs, ostree --no-prune" "deploy.$n.bd.flush" "deploy-noprune.$n.ot.flush" calls "ostree: $(cat "$W/samples/deploy-noprune.$n.ot.split" 2>/dev/null)"
     fi
     value_row "deploy, $n existing: KiB written to /boot" "deploy.$n.bd.boot" "deploy.$n.ot.boot" KiB "ext4 lifetime_write_kbytes, median"
     value_row "deploy, $n existing: KiB written to the root fs" "deploy.$n.bd.root" "deploy.$n.ot.root" KiB "tree links, records, journal"
@@ -318,7 +321,7 @@ if [ -s "$W/samples/pr.full.bd" ]; then
     timed_row "prepare-root, full preparation: start to exit" pr.full.bd pr.full.ot "hyperfine -N, 300 runs, median; ours also binds /var, writes booted.json"
 fi
 if [ -s "$W/samples/health.bless" ]; then
-    row "boot-health run: StartupFinished -> blessed" "$(ms "$(median health.bless)")" "-" "-" "empty check set, median of $(count health.bless); includes gdbus emitting the signal"
+    row "boot-health run: StartupFinished -> blessed" "$(ms "$(median health.bless)")" "-" "-" "empty check set, median of $(count health.bless); includes gdbus sending the signal (alone: $(ms "$(median health.gdbus)"))"
     row "boot-health run: process start -> blessed" "$(ms "$(median health.cold)")" "-" "-" "startup already finished, median of $(count health.cold)"
     row "boot-health run: peak RSS while watching 3 units" "$(median health.rss) KiB" "-" "-" "VmHWM after 3 s of watching"
     row "boot-health run: wake-ups while watching, 3 s" "$(median health.wakeups)" "-" "-" "context switches, all threads"
