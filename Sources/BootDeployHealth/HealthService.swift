@@ -201,6 +201,11 @@ public final class HealthService: @unchecked Sendable {
                 return Decision(decision: "none", reason: "already marked \(status.state) in this boot", rebootRequested: false,
                                 degraded: status.state == "degraded", healthy: false)
             }
+            // finalize (at the last shutdown) leaves a stamp when it could not install the update.
+            if phase != .bless, let base = try? Directory.open(roots.sysroot).openDirectory("bootdeploy"), base.exists("finalize-failed.json") {
+                let text = ((try? base.readText("finalize-failed.json")) ?? "").trimmingSpaces
+                log.log(.finalizeFailed, "the last finalize failed; the staged update was not installed: \(text.prefix(300))")
+            }
             // Software counter: boots that never got as far as blessing count against the deployment.
             if c.backend == .software, let n = c.attempts, n > config.maxAttempts {
                 failure = "boot attempts exhausted: \(n) unblessed boots, MaxAttempts=\(config.maxAttempts)"

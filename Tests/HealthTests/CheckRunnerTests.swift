@@ -61,7 +61,7 @@ struct CheckRunnerTests {
         var r: [CheckResult] = []
         let t = elapsed { r = set.run(timeout: .seconds(10), totalTimeout: .seconds(60)) }
         #expect(r.map(\.result) == [.passed, .passed, .failed])
-        #expect(t < 1.8, "three 1 s checks took \(t) s: not parallel")
+        #expect(t < 2.6, "three 1 s checks took \(t) s: not parallel")
     }
 
     @Test("greenboot's check directories are honoured; /etc/boot-health masks a same-named one")

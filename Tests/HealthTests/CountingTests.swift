@@ -156,6 +156,12 @@ struct CountingTests {
         #expect(deps?.first?["isDefault"] as? Bool == true)
         let text = try f.cli(["status"])
         #expect(text.stdout.contains("FINALIZE FAILED"))
+        // run reports it to the journal too (stderr here, without journald).
+        let r2 = try f.cli(["run", "--phase", "check"])
+        if !FileManager.default.fileExists(atPath: "/run/systemd/journal/socket") {
+            #expect(r2.stderr.contains("boot-health[6bc704b5]"), "\(r2.stderr)")
+            #expect(r2.stderr.contains("ENOSPC writing /boot"))
+        }
     }
 
     @Test("a status file that cannot be read is reported and left alone")
