@@ -29,16 +29,18 @@ if [ -z "${BIN:-}" ]; then
     BIN=$REPO/.build-bench/release
     [ -x "$BIN/boot-deploy" ] || BIN=$REPO/.build/release
 fi
+[ -d "$BIN" ] || { echo "bench: BIN=$BIN is not a directory" >&2; exit 2; }
+BIN=$(cd "$BIN" && pwd)   # absolute: prepare-root runs in a chroot
 RUNS=${RUNS:-5}
 SIZES=${SIZES:-"1 10 50"}
 FILES=${FILES:-3000}
 BD=$BIN/boot-deploy BH=$BIN/boot-health BPR=$BIN/bd-prepare-root
 OPR=/usr/lib/ostree/ostree-prepare-root
-for t in "$BD" "$BH" "$BPR"; do
-    [ -x "$t" ] || { echo "bench: $t is missing: build with 'make release' or set BIN" >&2; exit 2; }
-done
+[ -x "$BD" ] || { echo "bench: $BD is missing: build it (make bench does) or set BIN" >&2; exit 2; }
+# Without the peer or the deployment tools there is nothing to compare; the other parts are
+# skipped with an n/a line when what they need is missing.
 missing=()
-for t in ostree strace hyperfine mkfs.ext4 findmnt chattr; do command -v "$t" >/dev/null || missing+=("$t"); done
+for t in ostree strace mkfs.ext4 findmnt chattr fsfreeze unshare; do command -v "$t" >/dev/null || missing+=("$t"); done
 if [ ${#missing[@]} -gt 0 ]; then echo "bench: missing ${missing[*]}: scripts/install-deps.sh bench" >&2; exit 2; fi
 
 W=$(mktemp -d /var/tmp/bootdeploy-bench.XXXXXX)
@@ -64,8 +66,13 @@ FAILED=()
 # section NAME FUNCTION: runs one part in a subshell; a failure is reported and the rest still runs.
 section() {
     say "$1 ..."
-    local t0=$SECONDS
-    if ( set -euo pipefail; "$2" ) 2>>"$LOG"; then say "$1 done ($((SECONDS - t0)) s)"
+    local t0=$SECONDS rc
+    # Not in an if/&&/|| context: there bash would ignore set -e inside the subshell too.
+    set +e
+    ( set -euo pipefail; "$2" ) 2>>"$LOG"
+    rc=$?
+    set -e
+    if [ $rc -eq 0 ]; then say "$1 done ($((SECONDS - t0)) s)"
     else FAILED+=("$1"); say "$1 FAILED:"; tail -8 "$LOG" | sed 's/^/    /' >&2; fi
 }
 
@@ -279,10 +286,22 @@ if "$BD" finalize --help >/dev/null 2>&1 && "$BD" deploy --help 2>/dev/null | gr
 else
     na "finalize (staged deployment)" "finalize not implemented"
 fi
-section "prepare-root sizes" prepare_root_sizes
-section "prepare-root failure path" prepare_root_fail
-section "prepare-root full preparation" prepare_root_full
-if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import dbusmock' 2>/dev/null && command -v dbus-daemon >/dev/null && command -v gdbus >/dev/null; then
+if [ ! -x "$BPR" ]; then
+    na "prepare-root" "$BPR is missing"
+elif [ ! -x "$OPR" ]; then
+    na "prepare-root" "$OPR is missing (package ostree-boot)"
+else
+    section "prepare-root sizes" prepare_root_sizes
+    if command -v hyperfine >/dev/null; then
+        section "prepare-root failure path" prepare_root_fail
+        section "prepare-root full preparation" prepare_root_full
+    else
+        na "prepare-root timings" "hyperfine is not installed (scripts/install-deps.sh bench)"
+    fi
+fi
+if [ ! -x "$BH" ]; then
+    na "boot-health run" "$BH is missing"
+elif [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import dbusmock' 2>/dev/null && command -v dbus-daemon >/dev/null && command -v gdbus >/dev/null; then
     section "boot-health run" health_bench
 else
     na "boot-health run" "needs dbus-daemon, gdbus and python3-dbusmock (scripts/install-deps.sh bench)"
