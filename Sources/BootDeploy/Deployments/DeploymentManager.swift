@@ -225,6 +225,12 @@ public final class DeploymentManager: @unchecked Sendable {
                 // Mount points of the layout, and the pristine vendor /etc for the three-way merge.
                 try t.makeDirectory("sysroot")
                 try t.makeDirectory("var")
+                // A tree that ships only usr/etc (ostree's layout) gets its live /etc from it.
+                if (try? t.kind("etc")) == .missing, (try? t.kind("usr/etc")) == .directory {
+                    try t.makeDirectory("etc")
+                    var copier = TreeCopy(link: false)
+                    try copier.copyContents(of: try t.openDirectory("usr/etc"), into: try t.openDirectory("etc"))
+                }
                 if (try? t.kind("usr/etc")) == .missing, (try? t.kind("etc")) == .directory {
                     try t.makeDirectory("usr/etc")
                     var copier = TreeCopy(link: false)

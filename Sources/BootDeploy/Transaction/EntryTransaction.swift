@@ -58,22 +58,23 @@ struct EntryTransaction {
 
     // MARK: writing a set
 
-    /// Writes `entries` plus the carried-over foreign files into `target` (empty), flushing each.
+    /// Writes `entries` plus the carried-over foreign files into `target` (empty). Nothing is
+    /// flushed file by file: the caller flushes the whole filesystem once (syncfs) before the
+    /// commit point, which makes every file durable with one journal commit instead of one each.
     func writeSet(_ entries: [RenderedEntry], into target: Directory) throws(BootDeployError) {
         try sys { () throws(SystemError) in
-            for e in entries { try target.writeText(e.fileName, e.text, sync: true) }
+            for e in entries { try target.writeText(e.fileName, e.text, sync: false) }
             if let rel = state.entriesPath {
                 let src = try boot.dir.openDirectory(rel, noFollow: false)
                 for f in state.foreignFiles {
                     switch try src.kind(f) {
-                    case .file: try target.copyFile(f, from: src, to: f)
+                    case .file: try target.copyFile(f, from: src, to: f, sync: false)
                     case .symlink: try target.symlink(try src.readLink(f), at: f)
                     case .directory:
                         let s = try src.openDirectory(f)
                         try target.makeDirectory(f)
                         var copier = TreeCopy(link: false)
                         try copier.copyContents(of: s, into: try target.openDirectory(f))
-                        try target.openDirectory(f).syncFilesystem()
                     default: continue
                     }
                 }
@@ -100,7 +101,7 @@ struct EntryTransaction {
                 if let oldLoader {
                     for f in try oldLoader.entries() where f != "entries" && f != "entries.staged" {
                         switch try oldLoader.kind(f) {
-                        case .file: try g.copyFile(f, from: oldLoader, to: f)
+                        case .file: try g.copyFile(f, from: oldLoader, to: f, sync: false)
                         case .symlink: try g.symlink(try oldLoader.readLink(f), at: f)
                         case .directory:
                             try g.makeDirectory(f)
@@ -115,8 +116,8 @@ struct EntryTransaction {
             let g = try sys { () throws(SystemError) in try d.openDirectory(gen) }
             try writeSet(entries, into: try sys { () throws(SystemError) in try g.openDirectory("entries") })
             try sys { () throws(SystemError) in
-                try g.sync()
-                try d.sync()
+                // One flush of the whole filesystem: every new file, and the new directories.
+                try d.syncFilesystem()
             }
         } catch {
             try? sys { () throws(SystemError) in try d.removeTree(gen) }
@@ -238,17 +239,22 @@ struct EntryTransaction {
         var written: [String] = []
         do {
             try sys { () throws(SystemError) in
+                // Every new file is complete and durable (one syncfs) before the first one gets a
+                // name a boot loader reads; then they appear one rename at a time.
+                for r in entries { try e.writeText("." + r.fileName + ".tmp", r.text, sync: false) }
+                try e.syncFilesystem()
                 for r in entries {
-                    let tmp = "." + r.fileName + ".tmp"
-                    try e.writeText(tmp, r.text, sync: true)
-                    try e.rename(tmp, to: r.fileName, noReplace: false)
+                    try e.rename("." + r.fileName + ".tmp", to: r.fileName, noReplace: false)
                     written.append(r.fileName)
                 }
                 try e.sync()
-                try e.syncFilesystem()
             }
         } catch {
-            try? sys { () throws(SystemError) in for f in written { try e.remove(f) }; try e.sync() }
+            try? sys { () throws(SystemError) in
+                for f in written { try e.remove(f) }
+                for r in entries { try e.remove("." + r.fileName + ".tmp") }
+                try e.sync()
+            }
             throw error
         }
         do {
