@@ -63,6 +63,12 @@ struct BootCounting {
         if let b = try? Directory.open(boot) {
             c.grubenvPath = grubenvCandidates.first { (try? b.kind($0, followLinks: true)) == .file }
         }
+        // The boot loader says it counts this boot, yet no entry of ours is visible: /boot is not
+        // (yet) what the boot loader read. Judging now would bless nothing and call it good.
+        if case .auto = choice, c.entryName == nil, let efi = EFIVariables.bootCountEntry(efivars: efivars),
+           EntryFileName(efi)?.counter != nil {
+            throw HealthError.invalid("the boot loader counts this boot (LoaderBootCountPath \(efi)) but no entry in \(boot)/loader/entries carries bootdeploy=\(deployment); is \(boot) mounted?")
+        }
         let blsCounted = c.entryName.flatMap { EntryFileName($0)?.counter } != nil
         let grubCounting = c.grubenvPath.flatMap { try? c.readGrubenv($0) }.map { $0["boot_counter"] != nil } ?? false
         switch choice {
