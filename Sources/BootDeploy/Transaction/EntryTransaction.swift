@@ -5,7 +5,7 @@ import BootDeploySystem
 /// over byte for byte. The strategies, per filesystem:
 ///
 /// - `symlink` (ext4, xfs, btrfs): write `loader.<N+1>/` (entries, plus the files beside them such
-///   as loader.conf), flush every file and both directories, then swap `loader -> loader.<N+1>` with
+///   as loader.conf), flush the filesystem once (syncfs), then swap `loader -> loader.<N+1>` with
 ///   one rename, flush the boot root, freeze/thaw so GRUB sees it without a journal replay, and only
 ///   then remove `loader.<N>/`. A plain `loader/` directory is converted on first use with
 ///   `RENAME_EXCHANGE` (a symlink and a directory trade places atomically).
@@ -13,14 +13,17 @@ import BootDeploySystem
 ///   `loader/entries/`, flush, remove the old set. On a kernel that refuses exchange on vfat
 ///   (EINVAL), fall through to `perFile`.
 /// - `perFile`: new entries get fresh ranks that no current file uses, so every new file is added
-///   (each written as a dot-file, flushed, renamed into place) before any old one is removed; every
-///   intermediate state is a complete, bootable set.
+///   (all written as dot-files, flushed with one syncfs, then renamed into place) before any old one
+///   is removed; every intermediate state is a complete, bootable set.
+///
+/// A failure before the commit point removes what was written; after it, nothing is undone (the
+/// new set is live) and the error is `.afterCommit`: what is left over is garbage for `cleanup`.
 struct EntryTransaction {
     let boot: BootPartition
     let state: BootEntriesState
 
-    /// Applies the rendered entries. `renderAt` renders the plan with the given top rank (the
-    /// per-file strategy needs ranks that do not collide with the current ones).
+    /// Applies the rendered entries. `render` renders the plan with the given top rank (nil: the
+    /// compact ranks; the per-file strategy needs ranks that do not collide with the current ones).
     func apply(render: (_ top: Int?) throws(BootDeployError) -> [RenderedEntry]) throws(BootDeployError) {
         try cleanLeftovers()
         switch boot.strategy {
