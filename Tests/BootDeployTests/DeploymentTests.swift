@@ -290,3 +290,30 @@ struct CounterTests {
         #expect(info.uuid != nil)
     }
 }
+
+@Suite("deploy --move")
+struct MoveTests {
+    @Test("--move renames the tree into place, and a failed deploy gives it back where it was")
+    func moveAndGiveBack() throws {
+        let m = Machine()
+        try m.initOS()
+        try m.deploy(m.tree("a", kernel: "k1"))
+        // The tree must be on the sysroot's filesystem: both are under the same TempDir.
+        let t = m.tree("moved", kernel: "k2")
+        let trace = m.tmp.sub("trace")
+        let probe = m.tree("probe", kernel: "k3")
+        _ = try m.bd("deploy", ["--stateroot", "os", "--tree", probe, "--karg", "root=x", "--move"], env: ["BOOTDEPLOY_FAULT_TRACE": trace])
+        // Fail at the record write of the next deploy: after the tree was moved in.
+        let lines = try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n")
+        let recordWrite = lines.firstIndex { $0.contains(" create ") && $0.contains(".json.tmp") }!
+        let failed = try m.bd("deploy", ["--stateroot", "os", "--tree", t, "--karg", "root=x", "--move"],
+                              env: ["BOOTDEPLOY_FAULT_AT": String(recordWrite + 1)])
+        #expect(failed.status == 1, "\(failed.stderr)")
+        #expect(FileManager.default.fileExists(atPath: t + "/usr/bin/hello"), "the moved tree is back")
+        #expect(try m.order().count == 2)
+        // And a successful --move consumes it.
+        let q = try m.ok("deploy", ["--stateroot", "os", "--tree", t, "--karg", "root=x", "--move"])
+        #expect(!FileManager.default.fileExists(atPath: t))
+        #expect(FileManager.default.fileExists(atPath: m.root + "/bootdeploy/os/deploy/\(q.split(separator: "/")[1])/usr/bin/hello"))
+    }
+}

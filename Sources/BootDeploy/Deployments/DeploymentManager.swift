@@ -178,8 +178,13 @@ public final class DeploymentManager: @unchecked Sendable {
         } catch {
             if case .afterCommit = error { throw error }
             // Undo what no entry references: the deployment, its record, a kernel written now.
+            // A tree that was moved into place goes back where it came from: it is the caller's.
             try? sys { () throws(SystemError) in
-                try deployDir.removeTree(id)
+                if req.move, let (parent, base) = splitParent(req.tree) {
+                    try deployDir.rename(id, to: base, in: try Directory.open(parent))
+                } else {
+                    try deployDir.removeTree(id)
+                }
                 try deployDir.remove("\(id).json")
                 try deployDir.remove("\(id).attempts")
                 try deployDir.sync()
@@ -196,12 +201,7 @@ public final class DeploymentManager: @unchecked Sendable {
         if move && !sameFS { throw .refused("--move needs the tree on the same filesystem as \(deployDir.path)") }
         do {
             try sys { () throws(SystemError) in
-                if move {
-                    // Renaming needs the parent of the tree; `path` names it.
-                    let trimmed = path.hasSuffix("/") ? String(path.dropLast()) : path
-                    let slash = trimmed.lastIndex(of: "/")
-                    let parentPath = slash.map { $0 == trimmed.startIndex ? "/" : String(trimmed[..<$0]) } ?? "."
-                    let base = slash.map { String(trimmed[trimmed.index(after: $0)...]) } ?? trimmed
+                if move, let (parentPath, base) = splitParent(path) {
                     let parent = try Directory.open(parentPath)
                     try parent.rename(base, to: tmp, in: deployDir)
                 } else {
@@ -248,9 +248,25 @@ public final class DeploymentManager: @unchecked Sendable {
                 try deployDir.sync()
             }
         } catch {
-            try? sys { () throws(SystemError) in try deployDir.removeTree(tmp) }
+            try? sys { () throws(SystemError) in
+                if move, let (parent, base) = splitParent(path), deployDir.exists(tmp) {
+                    try deployDir.rename(tmp, to: base, in: try Directory.open(parent))
+                } else {
+                    try deployDir.removeTree(tmp)
+                }
+            }
             throw error
         }
+    }
+
+    /// The parent directory and last component of a path (`a/b/` -> (`a`, `b`)).
+    func splitParent(_ path: String) -> (String, String)? {
+        var trimmed = path
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
+        guard !trimmed.isEmpty, trimmed != "/" else { return nil }
+        guard let slash = trimmed.lastIndex(of: "/") else { return (".", trimmed) }
+        let parent = slash == trimmed.startIndex ? "/" : String(trimmed[..<slash])
+        return (parent, String(trimmed[trimmed.index(after: slash)...]))
     }
 
     func checkText(_ s: String, what: String) throws(BootDeployError) {
