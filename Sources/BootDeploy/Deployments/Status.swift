@@ -50,11 +50,7 @@ public struct BootStatus: Codable, Sendable {
         public var version: String?
     }
 
-    public func json() -> String {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: (try? enc.encode(self)) ?? Data(), as: UTF8.self)
-    }
+    public func json() -> String { String(decoding: jsonDocument(self).dropLast(), as: UTF8.self) }
 }
 
 extension DeploymentManager {

@@ -28,27 +28,16 @@ extension DeploymentManager {
     }
 
     func writeStaged(_ s: StagedDeployment) throws(BootDeployError) {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let bytes = Array((try? enc.encode(s)) ?? Data()) + [0x0a]
-        try ensureDirectory(roots.runDir)
-        let run = try sys { () throws(SystemError) in try Directory.open(roots.runDir) }
+        let bytes = jsonDocument(s)
+        let run = try sys { () throws(SystemError) in
+            let anchor = try Directory.open(roots.runDir.hasPrefix("/") ? "/" : ".")
+            try anchor.makeDirectory(String(roots.runDir.drop { $0 == "/" }), parents: true)
+            return try Directory.open(roots.runDir)
+        }
         let base = try sysroot.requireBase()
         try sys { () throws(SystemError) in
             try base.replaceFile(DeploymentManager.persistentMarker, bytes)
             try run.replaceFile("staged.json", bytes)
-        }
-    }
-
-    func ensureDirectory(_ path: String) throws(BootDeployError) {
-        if (try? Directory.open(path)) != nil { return }
-        var prefix = ""
-        for comp in path.split(separator: "/") {
-            let parent = prefix.isEmpty ? (path.hasPrefix("/") ? "/" : ".") : prefix
-            prefix = (prefix.isEmpty ? (path.hasPrefix("/") ? "" : ".") : prefix) + "/" + comp
-            if (try? Directory.open(prefix)) == nil {
-                try sys { () throws(SystemError) in try Directory.open(parent).makeDirectory(String(comp)) }
-            }
         }
     }
 
@@ -93,10 +82,14 @@ extension DeploymentManager {
 
     func recordFailure(_ s: StagedDeployment, _ error: BootDeployError) {
         let stamp = FinalizeFailure(stateroot: s.stateroot, id: s.id, error: error.description, time: isoNow())
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        if let bytes = try? enc.encode(stamp), let base = try? sysroot.requireBase() {
-            try? base.replaceFile(DeploymentManager.failureStamp, Array(bytes) + [0x0a])
+        // The finalize error itself is thrown to the caller; a stamp that cannot be written is
+        // said too, so the next boot's silence is not mistaken for success.
+        do {
+            let base = try sysroot.requireBase()
+            try sys { () throws(SystemError) in try base.replaceFile(DeploymentManager.failureStamp, jsonDocument(stamp)) }
+        } catch {
+            let line = "boot-deploy: cannot record the finalize failure for the next boot: \(error)\n"
+            _ = line.withCString { write(2, $0, strlen($0)) }
         }
     }
 

@@ -37,11 +37,15 @@ public struct DeploymentRecord: Codable, Sendable, Equatable {
         }
     }
 
-    public func encoded() -> [UInt8] {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return Array((try? enc.encode(self)) ?? Data()) + [0x0a]
-    }
+    public func encoded() -> [UInt8] { jsonDocument(self) }
+}
+
+/// Every JSON file BootDeploy writes: pretty, keys sorted, slashes unescaped, one trailing newline.
+/// Encoding our own plain value types cannot fail, so there is no error to report.
+func jsonDocument<T: Encodable>(_ value: T) -> [UInt8] {
+    let enc = JSONEncoder()
+    enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    return Array((try? enc.encode(value)) ?? Data()) + [0x0a]
 }
 
 /// Best-effort line number of a JSON decoding error, for messages that name file and line.
