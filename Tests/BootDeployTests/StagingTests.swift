@@ -106,3 +106,32 @@ struct StagingTests {
         print("crash points: finalize \(points) calls, \(points * 2) stops")
     }
 }
+
+@Suite("Unreadable run state is never taken for absent")
+struct RunStateTests {
+    @Test("a malformed booted.json stops cleanup and undeploy (naming the file) and shows in status")
+    func malformedBooted() throws {
+        let m = Machine()
+        try m.initOS()
+        let a = try m.deploy(m.tree("a", kernel: "k1"))
+        try m.deploy(m.tree("b", kernel: "k2"))
+        try "{ \"stateroot\": \"os\", ".write(toFile: m.run + "/booted.json", atomically: true, encoding: .utf8)
+        let before = try treeDigest(m.root + "/bootdeploy")
+        let c = try m.bd("cleanup")
+        #expect(c.status == 1 && c.stderr.contains("booted.json"), "\(c.stderr)")
+        let u = try m.bd("undeploy", [a])
+        #expect(u.status == 1 && u.stderr.contains("booted.json"), "\(u.stderr)")
+        #expect(try treeDigest(m.root + "/bootdeploy") == before)
+        #expect((try m.status()["problems"] as! [String]).contains { $0.contains("booted.json") })
+    }
+
+    @Test("a malformed staged.json makes finalize fail naming it, never 'nothing staged'")
+    func malformedStaged() throws {
+        let m = Machine()
+        try m.initOS()
+        try m.deploy(m.tree("a", kernel: "k1"))
+        try "not json".write(toFile: m.run + "/staged.json", atomically: true, encoding: .utf8)
+        let f = try m.bd("finalize")
+        #expect(f.status == 1 && f.stderr.contains("staged.json"), "\(f.stderr)")
+    }
+}

@@ -108,9 +108,8 @@ public final class DeploymentManager: @unchecked Sendable {
     }
 
     /// The deployment that is running now, from prepare-root's `booted.json`.
-    public func booted() -> BootedDeployment? {
-        guard let d = try? Directory.open(roots.runDir), let bytes = try? d.readFile("booted.json") else { return nil }
-        return try? JSONDecoder().decode(BootedDeployment.self, from: Data(bytes))
+    public func booted() throws(BootDeployError) -> BootedDeployment? {
+        try readStateFile(BootedDeployment.self, "booted.json", in: roots.runDir)
     }
 
     // MARK: commands
@@ -326,9 +325,9 @@ public final class DeploymentManager: @unchecked Sendable {
         defer { withExtendedLifetime(lock) {} }
         let cur = try current(forWriting: true)
         let r = try resolve(ref, in: cur)
-        if let b = booted(), b.qualifiedID == r.qualifiedID { throw .refused("\(r.qualifiedID) is the booted deployment; it cannot be removed") }
+        if let b = try booted(), b.qualifiedID == r.qualifiedID { throw .refused("\(r.qualifiedID) is the booted deployment; it cannot be removed") }
         if r.pinned { throw .refused("\(r.qualifiedID) is pinned; 'boot-deploy unpin \(r.qualifiedID)' first") }
-        if staged()?.qualifiedID == r.qualifiedID { throw .refused("\(r.qualifiedID) is staged for finalize") }
+        if try staged()?.qualifiedID == r.qualifiedID { throw .refused("\(r.qualifiedID) is staged for finalize") }
         if cur.entries.ours(r.qualifiedID) != nil {
             try commit(try cur.plan.removing(r.qualifiedID), cur)
         }
@@ -369,8 +368,8 @@ public final class DeploymentManager: @unchecked Sendable {
             report.leftovers += cur.entries.duplicates.map { "entry \($0)" }
         }
         let live = Set(cur.entries.ours.map(\.qualifiedID))
-        let bootedID = booted()?.qualifiedID
-        let stagedID = staged()?.qualifiedID
+        let bootedID = try booted()?.qualifiedID
+        let stagedID = try staged()?.qualifiedID
         for r in cur.records.values.sorted(by: { $0.qualifiedID < $1.qualifiedID }) {
             if live.contains(r.qualifiedID) || r.pinned || r.qualifiedID == bootedID || r.qualifiedID == stagedID { continue }
             try removeDeployment(r)
@@ -399,7 +398,7 @@ public final class DeploymentManager: @unchecked Sendable {
             if let l = o.entry.linux { referenced.insert(String(l.drop { $0 == "/" }.split(separator: "/").dropLast().joined(separator: "/"))) }
         }
         // Pinned, booted and staged deployments keep their kernels even without an entry.
-        let keep = Set([booted()?.qualifiedID, staged()?.qualifiedID].compactMap { $0 })
+        let keep = Set([try booted()?.qualifiedID, try staged()?.qualifiedID].compactMap { $0 })
         for r in cur.records.values where r.pinned || keep.contains(r.qualifiedID) { referenced.insert(r.kernelDir) }
         var removed: [String] = []
         let store = KernelStore(boot: cur.boot)
@@ -451,9 +450,8 @@ public final class DeploymentManager: @unchecked Sendable {
 
     // MARK: staged deployments (see Staging/)
 
-    public func staged() -> StagedDeployment? {
-        guard let d = try? Directory.open(roots.runDir), let bytes = try? d.readFile("staged.json") else { return nil }
-        return try? JSONDecoder().decode(StagedDeployment.self, from: Data(bytes))
+    public func staged() throws(BootDeployError) -> StagedDeployment? {
+        try readStateFile(StagedDeployment.self, "staged.json", in: roots.runDir)
     }
 }
 

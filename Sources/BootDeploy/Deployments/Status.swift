@@ -57,8 +57,11 @@ extension DeploymentManager {
     /// Every deployment of every stateroot in boot order, then those without an entry.
     public func status() throws(BootDeployError) -> BootStatus {
         let cur = try current(forWriting: false)
-        let bootedID = booted()?.qualifiedID
-        let stagedID = staged()?.qualifiedID
+        // status must work on a broken machine: an unreadable run file is a problem to show.
+        var runProblems: [String] = []
+        var bootedID: String? = nil, stagedID: String? = nil
+        do { bootedID = try booted()?.qualifiedID } catch { runProblems.append(error.description) }
+        do { stagedID = try staged()?.qualifiedID } catch { runProblems.append(error.description) }
         var rows: [BootStatus.Deployment] = []
         var seen = Set<String>()
         let rollbackID = cur.entries.ours.dropFirst().first { $0.name.state != .bad }?.qualifiedID
@@ -71,7 +74,7 @@ extension DeploymentManager {
                          kernelVersion: r.kernelVersion, kernelDir: r.kernelDir, kargs: r.kargs, created: r.created,
                          layout: r.layout, softwareAttempts: attempts)
         }
-        var problems = cur.problems + cur.entries.ourErrors.map(\.description) + cur.entries.foreignErrors.map(\.description)
+        var problems = runProblems + cur.problems + cur.entries.ourErrors.map(\.description) + cur.entries.foreignErrors.map(\.description)
         for (i, o) in cur.entries.ours.enumerated() {
             guard let r = cur.records[o.qualifiedID] else {
                 problems.append("entry \(o.name.fileName) names \(o.qualifiedID), which has no deployment record")

@@ -43,7 +43,7 @@ extension DeploymentManager {
 
     /// Locks or unlocks the staged deployment: a locked one is not finalized at shutdown.
     public func setFinalizationLocked(_ locked: Bool) throws(BootDeployError) {
-        guard var s = staged() else { throw .notFound("nothing is staged") }
+        guard var s = try staged() else { throw .notFound("nothing is staged") }
         s.locked = locked
         try writeStaged(s)
     }
@@ -58,7 +58,7 @@ extension DeploymentManager {
     /// Merges /etc into the staged deployment and makes it the default. On failure a stamp names
     /// the deployment and the error for the next boot.
     public func finalize() throws(BootDeployError) -> FinalizeOutcome {
-        guard let s = staged() else { return .nothingStaged }
+        guard let s = try staged() else { return .nothingStaged }
         let base = try sysroot.requireBase()
         if s.locked {
             // Deliberately not finalized: no failure to report on the next boot.
@@ -100,7 +100,7 @@ extension DeploymentManager {
         guard let rec = cur.records[s.qualifiedID] else { throw .notFound("staged deployment \(s.qualifiedID) has no record any more") }
         // /etc comes from the deployment that runs now (the booted one, else the default).
         var report: EtcMergeReport? = nil
-        let sourceID = booted()?.qualifiedID ?? cur.plan.defaultEntry?.qualifiedID
+        let sourceID = try booted()?.qualifiedID ?? cur.plan.defaultEntry?.qualifiedID
         if let sourceID, let src = cur.records[sourceID], sourceID != rec.qualifiedID {
             let srcPath = "\(roots.sysroot)/bootdeploy/\(src.stateroot)/deploy/\(src.id)"
             let newPath = "\(roots.sysroot)/bootdeploy/\(rec.stateroot)/deploy/\(rec.id)"
@@ -131,13 +131,17 @@ extension DeploymentManager {
     /// finalized (power cut, crash). Nil when there is nothing to report.
     public func finalizeProblem() -> String? {
         guard let base = try? sysroot.requireBase() else { return nil }
-        if let bytes = try? base.readFile(DeploymentManager.failureStamp),
-           let f = try? JSONDecoder().decode(FinalizeFailure.self, from: Data(bytes)) {
-            return "finalize of \(f.stateroot)/\(f.id) failed at \(f.time): \(f.error)"
-        }
-        if staged() == nil, let bytes = try? base.readFile(DeploymentManager.persistentMarker),
-           let s = try? JSONDecoder().decode(StagedDeployment.self, from: Data(bytes)) {
-            return "\(s.qualifiedID) was staged at \(s.staged) but never finalized (the system stopped without a clean shutdown)"
+        // An unreadable stamp or marker is itself the thing to report, not a reason for silence.
+        do {
+            if let f = try readStateFile(FinalizeFailure.self, DeploymentManager.failureStamp, in: base.path) {
+                return "finalize of \(f.stateroot)/\(f.id) failed at \(f.time): \(f.error)"
+            }
+            if try staged() == nil,
+               let s = try readStateFile(StagedDeployment.self, DeploymentManager.persistentMarker, in: base.path) {
+                return "\(s.qualifiedID) was staged at \(s.staged) but never finalized (the system stopped without a clean shutdown)"
+            }
+        } catch {
+            return "the state of the last finalize is unreadable: \(error)"
         }
         return nil
     }
@@ -145,9 +149,10 @@ extension DeploymentManager {
     /// Acknowledges a reported finalize problem (after the administrator has seen it).
     public func clearFinalizeProblem() throws(BootDeployError) {
         let base = try sysroot.requireBase()
+        let nothingStaged = try staged() == nil
         try sys { () throws(SystemError) in
             try base.remove(DeploymentManager.failureStamp)
-            if staged() == nil { try base.remove(DeploymentManager.persistentMarker) }
+            if nothingStaged { try base.remove(DeploymentManager.persistentMarker) }
             try base.sync()
         }
     }

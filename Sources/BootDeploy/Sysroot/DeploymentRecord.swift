@@ -1,4 +1,5 @@
 import BootDeployEarlyBoot
+import BootDeploySystem
 import FoundationEssentials
 
 /// The record kept beside each deployment tree (`deploy/<id>.json`, schema 1, docs/ON-DISK.md):
@@ -46,6 +47,26 @@ func jsonDocument<T: Encodable>(_ value: T) -> [UInt8] {
     let enc = JSONEncoder()
     enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     return Array((try? enc.encode(value)) ?? Data()) + [0x0a]
+}
+
+/// Reads a JSON state file: nil when it (or its directory) does not exist, an error naming the
+/// file and line when it exists but cannot be read or decoded. A malformed state file is never
+/// taken for an absent one: that would let cleanup remove the booted deployment or finalize drop
+/// a staged update as "nothing staged".
+func readStateFile<T: Decodable>(_ type: T.Type, _ name: String, in dirPath: String) throws(BootDeployError) -> T? {
+    let file = dirPath.hasSuffix("/") ? dirPath + name : dirPath + "/" + name
+    let dir: Directory
+    do { dir = try Directory.open(dirPath) } catch {
+        if error.errno == .noSuchFileOrDirectory { return nil }
+        throw .system(error)
+    }
+    if !dir.exists(name) { return nil }
+    let bytes = try sys { () throws(SystemError) in try dir.readFile(name) }
+    do {
+        return try JSONDecoder().decode(T.self, from: Data(bytes))
+    } catch {
+        throw .badInput(file: file, line: lineOf(error, in: bytes), message: "cannot be read: \(describe(error))")
+    }
 }
 
 /// Best-effort line number of a JSON decoding error, for messages that name file and line.
