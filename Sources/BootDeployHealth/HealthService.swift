@@ -116,7 +116,11 @@ public final class HealthService: @unchecked Sendable {
         do { base = try Directory.open(roots.sysroot).openDirectory("bootdeploy") } catch {
             throw HealthError.invalid("\(roots.sysroot)/bootdeploy is missing (wrong --sysroot?): \(error)")
         }
-        return try FileLock(".lock", in: base, wait: true)
+        let lock = try FileLock(".lock", in: base, wait: true)
+        // Under the lock, as boot-deploy's writers do: never write into a frozen /boot (the write
+        // would hang). A /boot that cannot be opened has nothing to check; its writes fail anyway.
+        if let boot = try? BootPartition(Roots(sysroot: roots.sysroot, boot: roots.boot)) { try boot.ensureWritable() }
+        return lock
     }
 
     var store: StatusStore { StatusStore(sysroot: roots.sysroot) }

@@ -233,16 +233,12 @@ public final class Directory: @unchecked Sendable {
     }
 
     /// Freezes and thaws the filesystem so that its journal is written back into place: boot
-    /// loaders such as GRUB read the filesystem without replaying the journal. EOPNOTSUPP, EPERM
-    /// and EBUSY (already frozen, or a filesystem without freeze) fall back to `syncfs`, which is
-    /// what can be had there.
-    public func freezeThaw() throws(SystemError) {
-        if let e = FaultInjection.gate("fifreeze", path) { throw SystemError("ioctl(FIFREEZE)", path, e) }
-        if bd_fifreeze(fd) != 0 {
-            try syncFilesystem()
-            return
-        }
-        _ = bd_fithaw(fd)
+    /// loaders such as GRUB read the filesystem without replaying the journal. The freeze is
+    /// guarded so that a killed writer never leaves it frozen (`BootFreeze`); `marker` is the
+    /// sysroot's `bootdeploy/`. Where freezing is impossible or someone else holds a freeze,
+    /// `syncfs` is what can be had.
+    public func freezeThaw(marker: Directory? = nil) throws(SystemError) {
+        if try BootFreeze.cycle(self, marker: marker) != .cycled { try syncFilesystem() }
     }
 
     /// Copies a regular file from `source` (below `from`) to `name` here, flushing it.

@@ -66,6 +66,7 @@ public final class DeploymentManager: @unchecked Sendable {
 
     func current(forWriting: Bool) throws(BootDeployError) -> Current {
         let boot = try bootPartition()
+        if forWriting { try boot.ensureWritable() }
         let entries = try boot.load()
         if forWriting, let first = entries.ourErrors.first {
             throw .badInput(file: first.file, line: first.line, message: first.message + " (fix or remove this entry; nothing was changed)")

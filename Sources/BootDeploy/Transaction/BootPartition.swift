@@ -39,9 +39,12 @@ public final class BootPartition: @unchecked Sendable {
     public let filesystem: FilesystemKind
     public let strategy: EntryStrategy
     let freeze: Bool
+    /// The physical root, whose `bootdeploy/` holds the freeze marker.
+    let sysrootPath: String
 
     public init(_ roots: Roots) throws(BootDeployError) {
         path = roots.boot
+        sysrootPath = roots.sysroot
         dir = try sys { () throws(SystemError) in try Directory.open(roots.boot) }
         filesystem = FilesystemKind(magic: dir.filesystemType())
         if roots.strategy == .auto {

@@ -164,10 +164,10 @@ struct EntryTransaction {
     /// GRUB reads ext4/xfs without replaying the journal: freeze/thaw writes everything back in
     /// place. Only on a dedicated boot filesystem (never the host's root in a demo or test).
     func flushForBootloader() throws(BootDeployError) {
-        let isMountRoot = isMountPoint(boot.path)
+        let freezes = boot.freezes
         try sys { () throws(SystemError) in
-            if boot.freeze && isMountRoot && (boot.filesystem == .ext4 || boot.filesystem == .xfs) {
-                try boot.dir.freezeThaw()
+            if freezes {
+                try boot.dir.freezeThaw(marker: boot.freezeMarkerDirectory())
             } else {
                 try boot.dir.syncFilesystem()
             }

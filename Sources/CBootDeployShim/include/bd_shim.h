@@ -20,6 +20,15 @@ extern const int bd_clone_newns;
 int bd_fifreeze(int fd);
 int bd_fithaw(int fd);
 
+/* A watchdog child that thaws the filesystem behind fd when this process dies without calling
+ * bd_freeze_watchdog_stop, or after timeout_ms (freeze_watchdog.c). Start it before FIFREEZE. */
+int bd_freeze_watchdog_start(int fd, int timeout_ms, int *pid_out, int *pipe_out);
+/* Reaps the watchdog; with thawed 0 it thaws the filesystem itself before it exits. */
+int bd_freeze_watchdog_stop(int pid, int pipe_w, int thawed);
+
+/* openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS): never resolves outside dirfd. */
+int bd_openat_in_root(int dirfd, const char *path, int flags);
+
 /* syncfs(2): flush the whole filesystem that fd lives on. */
 int bd_syncfs(int fd);
 
