@@ -207,19 +207,6 @@ public final class Directory: @unchecked Sendable {
         try retryingOnInterrupt { unlinkat(fd, name, directory ? AT_REMOVEDIR : 0) }.get("unlink", sub(name))
     }
 
-    /// Removes `name` and everything below it, never following symlinks.
-    public func removeTree(_ name: String) throws(SystemError) {
-        switch try kind(name) {
-        case .missing: return
-        case .directory:
-            let child = try openDirectory(name, noFollow: true)
-            for e in try child.entries() { try child.removeTree(e) }
-            try remove(name, directory: true)
-        default:
-            try remove(name)
-        }
-    }
-
     /// Flushes this directory's own entries (names created, renamed or removed in it).
     public func sync() throws(SystemError) {
         if let e = FaultInjection.gate("fsync", path) { throw SystemError("fsync", path, e) }

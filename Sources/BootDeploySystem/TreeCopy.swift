@@ -13,36 +13,61 @@ public struct TreeCopy {
 
     public init(link: Bool) { self.link = link }
 
-    /// Copies the content of `source` into `target` (which must exist and be empty).
+    /// Copies the content of `source` into `target` (which must exist and be empty). The walk is
+    /// iterative and keeps four descriptors open whatever the depth (TreeWalk.swift).
     public mutating func copyContents(of source: Directory, into target: Directory, relative: String = "",
                                       excluding: Set<String> = []) throws(SystemError) {
-        for name in try source.entries() where !excluding.contains(name) {
-            let rel = relative.isEmpty ? name : relative + "/" + name
-            let st = try source.status(name)
+        /// A directory being copied: where to come back to, and what is left to copy there.
+        struct Frame {
+            var sourceParent: DirectoryIdentity, targetParent: DirectoryIdentity
+            var sourcePath: String, targetPath: String
+            var name: String, st: stat, names: [String]
+        }
+        var stack: [Frame] = []
+        var src = source, tgt = target
+        var names = Array(try source.entries().filter { !excluding.contains($0) }.reversed())
+        func rel(_ name: String) -> String {
+            (([relative] + stack.map(\.name)).filter { !$0.isEmpty } + [name]).joined(separator: "/")
+        }
+        while true {
+            guard let name = names.popLast() else {
+                guard let f = stack.popLast() else { return }
+                let s = try src.walkUp(to: f.sourceParent, path: f.sourcePath)
+                let t = try tgt.walkUp(to: f.targetParent, path: f.targetPath)
+                try applyMetadata(f.st, f.name, in: t, isLink: false)
+                src = s
+                tgt = t
+                names = f.names
+                continue
+            }
+            let st = try src.status(name)
             switch st.st_mode & S_IFMT {
             case S_IFDIR:
-                try target.makeDirectory(name, mode: st.st_mode & 0o7777)
-                let s = try source.openDirectory(name)
-                let t = try target.openDirectory(name)
-                try copyContents(of: s, into: t, relative: rel)
-                try applyMetadata(st, name, in: target, isLink: false)
+                try tgt.makeDirectory(name, mode: st.st_mode & 0o7777)
+                let s = try src.walkDown(name, depth: stack.count + 1, root: source)
+                let t = try tgt.walkDown(name, depth: stack.count + 1, root: target)
+                stack.append(Frame(sourceParent: try DirectoryIdentity(src), targetParent: try DirectoryIdentity(tgt),
+                                   sourcePath: src.path, targetPath: tgt.path, name: name, st: st, names: names))
+                src = s
+                tgt = t
+                names = Array(try s.entries().reversed())
             case S_IFREG:
                 if link {
-                    try source.link(name, to: name, in: target)
+                    try src.link(name, to: name, in: tgt)
                 } else {
-                    try target.copyFile(name, from: source, to: name, mode: st.st_mode & 0o7777, sync: false)
-                    try applyMetadata(st, name, in: target, isLink: false)
+                    try tgt.copyFile(name, from: src, to: name, mode: st.st_mode & 0o7777, sync: false)
+                    try applyMetadata(st, name, in: tgt, isLink: false)
                 }
                 files += 1
             case S_IFLNK:
-                try target.symlink(try source.readLink(name), at: name)
-                try applyMetadata(st, name, in: target, isLink: true)
+                try tgt.symlink(try src.readLink(name), at: name)
+                try applyMetadata(st, name, in: tgt, isLink: true)
             case S_IFCHR, S_IFBLK, S_IFIFO:
-                if let e = FaultInjection.gate("mknod", target.sub(name)) { throw SystemError("mknod", target.sub(name), e) }
-                try retryingOnInterrupt { mknodat(target.fd, name, st.st_mode, st.st_rdev) }.get("mknod", target.sub(name))
-                try applyMetadata(st, name, in: target, isLink: false)
+                if let e = FaultInjection.gate("mknod", tgt.sub(name)) { throw SystemError("mknod", tgt.sub(name), e) }
+                try retryingOnInterrupt { mknodat(tgt.fd, name, st.st_mode, st.st_rdev) }.get("mknod", tgt.sub(name))
+                try applyMetadata(st, name, in: tgt, isLink: false)
             default:
-                skipped.append("\(rel): socket or unknown file type")
+                skipped.append("\(rel(name)): socket or unknown file type")
             }
         }
     }

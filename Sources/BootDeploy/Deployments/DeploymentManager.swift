@@ -134,6 +134,7 @@ public final class DeploymentManager: @unchecked Sendable {
         guard req.tries >= 0 && req.tries <= 9 else { throw .refused("--tries must be 0...9 (the counter is written as one digit)") }
         let deployDir = try sysroot.deployDir(req.stateroot)
         let tree = try sys { () throws(SystemError) in try Directory.open(req.tree) }
+        try checkTreeLocation(tree, path: req.tree)
         let artifacts = try KernelStore.find(in: tree, treePath: req.tree)
         let osRelease = OSRelease(tree: tree)
         let lock = try sysroot.lock()

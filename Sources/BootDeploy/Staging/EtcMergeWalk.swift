@@ -11,6 +11,8 @@ import Glibc
 /// directory the administrator created or changed still appears. docs/ETC-MERGE.md has the table.
 struct EtcMergeWalk {
     var report = EtcMergeReport(localChanges: [], warnings: [], filesWritten: 0)
+    /// The deepest directory level of /etc the merge walks into.
+    static let maxDepth = 256
 
     /// One relative directory opened in each tree; nil where that tree has no directory there.
     struct Sources {
@@ -21,6 +23,12 @@ struct EtcMergeWalk {
 
     /// Merges the children of one directory into `out`; returns how many entries it wrote below.
     mutating func mergeChildren(_ relative: String, _ src: Sources, into out: Directory) throws -> Int {
+        // The walk recurses, four descriptors and a few stack frames a level: bounded, so that a
+        // hostile /etc fails with a message instead of overflowing the stack.
+        if relative.utf8.count(where: { $0 == UInt8(ascii: "/") }) + 1 >= Self.maxDepth {
+            throw EtcMergeError.unsupportedName(path: Self.display(relative),
+                                                what: "nested deeper than \(Self.maxDepth) directories; an /etc this deep is not merged")
+        }
         var all: [String] = []
         for dir in [src.oldVendor, src.oldLive, src.newVendor] {
             if let dir { all += try EtcMergeNode.names(in: dir) }
