@@ -1,3 +1,4 @@
+import CBootDeployShim
 import Glibc
 import SystemPackage
 
@@ -93,5 +94,15 @@ extension Directory {
             parentID = f.parent
             parentPath = f.parentPath
         }
+    }
+}
+
+extension Directory {
+    /// Opens the directory `rel` below this one as if this one were `/` (openat2 with
+    /// RESOLVE_IN_ROOT): `..` and absolute symlinks stay inside. ENOSYS where the kernel has no
+    /// openat2.
+    public func openDirectoryInRoot(_ rel: String) throws(SystemError) -> Directory {
+        let fd = try retryingOnInterrupt { bd_openat_in_root(self.fd, rel, O_RDONLY | O_DIRECTORY) }.get("openat2", sub(rel))
+        return Directory(fd: fd, path: sub(rel))
     }
 }

@@ -135,8 +135,10 @@ public final class DeploymentManager: @unchecked Sendable {
         let deployDir = try sysroot.deployDir(req.stateroot)
         let tree = try sys { () throws(SystemError) in try Directory.open(req.tree) }
         try checkTreeLocation(tree, path: req.tree)
-        let artifacts = try KernelStore.find(in: tree, treePath: req.tree)
-        let osRelease = OSRelease(tree: tree)
+        var warnings: [String] = []
+        let artifacts = try KernelStore.find(in: tree, treePath: req.tree, warnings: &warnings)
+        let osRelease = OSRelease(tree: tree, treePath: req.tree)
+        for w in warnings + osRelease.warnings { printWarning(w) }
         let lock = try sysroot.lock()
         defer { withExtendedLifetime(lock) {} }
         let cur = try current(forWriting: true)
@@ -271,9 +273,7 @@ public final class DeploymentManager: @unchecked Sendable {
     }
 
     func checkText(_ s: String, what: String) throws(BootDeployError) {
-        if s.isEmpty || s.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) {
-            throw .invalidName(kind: what, value: s, reason: s.isEmpty ? "empty" : "contains a control character or newline")
-        }
+        if let why = DisplayText.problem(s) { throw .invalidName(kind: what, value: s, reason: why) }
     }
 
     func checkKarg(_ k: String) throws(BootDeployError) {
@@ -477,20 +477,4 @@ public struct StagedDeployment: Codable, Sendable {
     public var locked: Bool
     public var staged: String
     public var qualifiedID: String { "\(stateroot)/\(id)" }
-}
-
-/// `usr/lib/os-release` (or `etc/os-release`) of a tree, for default version and title.
-struct OSRelease {
-    var values: [String: String] = [:]
-    init(tree: Directory) {
-        let text = (try? tree.readText("usr/lib/os-release")) ?? (try? tree.readText("etc/os-release")) ?? ""
-        for line in text.split(separator: "\n") {
-            guard let eq = line.firstIndex(of: "="), !line.hasPrefix("#") else { continue }
-            var v = String(line[line.index(after: eq)...])
-            if v.count >= 2, let f = v.first, f == "\"" || f == "'", v.last == f { v = String(v.dropFirst().dropLast()) }
-            if v.utf8.contains(where: { $0 < 0x20 }) { continue }
-            values[String(line[..<eq])] = v
-        }
-    }
-    subscript(_ k: String) -> String? { values[k].flatMap { $0.isEmpty ? nil : $0 } }
 }

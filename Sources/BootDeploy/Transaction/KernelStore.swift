@@ -16,28 +16,50 @@ struct KernelStore {
 
     static let files = ["vmlinuz", "initramfs.img", "devicetree"]
 
-    /// Finds the kernel in a tree. Exactly one kernel version must carry a vmlinuz.
-    static func find(in tree: Directory, treePath: String) throws(BootDeployError) -> Artifacts {
-        guard (try? tree.kind("usr/lib/modules", followLinks: false)) == .directory else {
-            throw .badInput(file: "\(treePath)/usr/lib/modules", line: 0, message: "the tree has no kernel (usr/lib/modules/<kver>/vmlinuz)")
+    /// Finds the kernel in a tree, never outside it (TreeKernel). Exactly one kernel version must
+    /// carry a vmlinuz, which must be a regular file with kernel content (KernelImage); `warnings`
+    /// gets what is deployed although it looks odd.
+    static func find(in tree: Directory, treePath: String, warnings: inout [String]) throws(BootDeployError) -> Artifacts {
+        let noKernel = "the tree has no kernel (usr/lib/modules/<kver>/vmlinuz)"
+        guard let mods = try TreeKernel.openInTree(tree, "usr/lib/modules", treePath: treePath) else {
+            throw .badInput(file: "\(treePath)/usr/lib/modules", line: 0, message: noKernel)
         }
-        let mods = try sys { () throws(SystemError) in try tree.openDirectory("usr/lib/modules") }
-        let kvers = try sys({ () throws(SystemError) in try mods.entries() }).filter { (try? mods.kind($0 + "/vmlinuz")) == .file }
-        guard !kvers.isEmpty else {
-            throw .badInput(file: "\(treePath)/usr/lib/modules", line: 0, message: "the tree has no kernel (usr/lib/modules/<kver>/vmlinuz)")
+        var kvers: [(String, Directory)] = []
+        for name in try sys({ () throws(SystemError) in try mods.entries() }) {
+            guard let d = try TreeKernel.openInTree(tree, "usr/lib/modules/\(name)", treePath: treePath) else { continue }
+            if d.exists("vmlinuz") { kvers.append((name, d)) }
         }
+        guard !kvers.isEmpty else { throw .badInput(file: "\(treePath)/usr/lib/modules", line: 0, message: noKernel) }
         guard kvers.count == 1 else {
-            throw .badInput(file: "\(treePath)/usr/lib/modules", line: 0, message: "more than one kernel (\(kvers.joined(separator: ", "))); a deployment boots one")
+            throw .badInput(file: "\(treePath)/usr/lib/modules", line: 0, message: "more than one kernel (\(kvers.map(\.0).joined(separator: ", "))); a deployment boots one")
         }
-        let kver = kvers[0]
-        let d = try sys { () throws(SystemError) in try mods.openDirectory(kver) }
-        guard (try? d.kind("initramfs.img")) == .file else {
-            throw .badInput(file: "\(treePath)/usr/lib/modules/\(kver)/initramfs.img", line: 0, message: "the tree has a kernel but no initramfs")
+        let (kver, d) = kvers[0]
+        let shown = "\(treePath)/usr/lib/modules/\(kver)"
+        if let what = try TreeKernel.notAFile("vmlinuz", in: d) {
+            throw .badInput(file: "\(shown)/vmlinuz", line: 0, message: "the kernel is \(what)")
         }
-        let hasDT = (try? d.kind("devicetree")) == .file
+        guard d.exists("initramfs.img") else {
+            throw .badInput(file: "\(shown)/initramfs.img", line: 0, message: "the tree has a kernel but no initramfs")
+        }
+        if let what = try TreeKernel.notAFile("initramfs.img", in: d) {
+            throw .badInput(file: "\(shown)/initramfs.img", line: 0, message: "the initramfs is \(what)")
+        }
+        let hasDT = d.exists("devicetree")
+        if hasDT, let what = try TreeKernel.notAFile("devicetree", in: d) {
+            throw .badInput(file: "\(shown)/devicetree", line: 0, message: "the devicetree is \(what)")
+        }
         var h = SHA256()
         for f in files where f != "devicetree" || hasDT {
             let bytes = try sys { () throws(SystemError) in try d.readFile(f, limit: 1 << 30) }
+            if bytes.isEmpty { throw .badInput(file: "\(shown)/\(f)", line: 0, message: "is empty (0 bytes)") }
+            if f == "vmlinuz" {
+                switch KernelImage.check(bytes) {
+                case .recognised: break
+                case .broken(let why): throw .badInput(file: "\(shown)/vmlinuz", line: 0, message: "the kernel \(why)")
+                case .unknown:
+                    warnings.append("\(shown)/vmlinuz has no kernel image header BootDeploy knows (bzImage, PE, ARM64, RISC-V, ARM zImage, ELF, compressed); deployed as it is")
+                }
+            }
             h.update(Array("\(f)\u{0}\(bytes.count)\u{0}".utf8))
             h.update(bytes)
         }
