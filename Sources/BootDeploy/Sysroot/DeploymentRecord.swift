@@ -61,12 +61,19 @@ func readStateFile<T: Decodable>(_ type: T.Type, _ name: String, in dirPath: Str
         throw .system(error)
     }
     if !dir.exists(name) { return nil }
-    let bytes = try sys { () throws(SystemError) in try dir.readFile(name) }
+    let bytes: [UInt8]
+    do { bytes = try dir.readFile(name, limit: 64 << 10) } catch {
+        if error.errno == .fileTooLarge { throw .badInput(file: file, line: 0, message: "larger than 64 KiB; not a state file of ours") }
+        throw .system(error)
+    }
+    let value: T
     do {
-        return try JSONDecoder().decode(T.self, from: Data(bytes))
+        value = try JSONDecoder().decode(T.self, from: Data(bytes))
     } catch {
         throw .badInput(file: file, line: lineOf(error, in: bytes), message: "cannot be read: \(describe(error))")
     }
+    if let strict = value as? any RunStateFile { try strict.check(bytes, file: file) }
+    return value
 }
 
 /// Best-effort line number of a JSON decoding error, for messages that name file and line.

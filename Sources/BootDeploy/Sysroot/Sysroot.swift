@@ -78,6 +78,9 @@ public final class Sysroot: @unchecked Sendable {
     /// Creates the layout for a stateroot and its shared var/.
     public func initStateroot(_ name: String) throws(BootDeployError) {
         try Names.validate(name, kind: "stateroot")
+        if let why = ReservedNames.problem(name) {
+            throw .invalidName(kind: "stateroot", value: name, reason: "\(why) in \(roots.sysroot)/bootdeploy")
+        }
         try sys { () throws(SystemError) in
             try root.makeDirectory("bootdeploy", mode: 0o755)
             let b = try root.openDirectory("bootdeploy")
@@ -91,7 +94,7 @@ public final class Sysroot: @unchecked Sendable {
     public func stateroots() throws(BootDeployError) -> [String] {
         guard let base else { return [] }
         return try sys { () throws(SystemError) in
-            try base.entries().filter { Names.isValid($0) && (try? base.kind($0 + "/deploy")) == .directory }
+            try base.entries().filter { Names.isValid($0) && ReservedNames.problem($0) == nil && (try? base.kind($0 + "/deploy")) == .directory }
         }
     }
 
