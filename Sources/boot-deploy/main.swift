@@ -289,6 +289,7 @@ enum StatusText {
         }
         for f in s.foreignEntries { out += "  foreign \(f.file) \(f.title ?? "")\n" }
         for p in s.problems { out += "  PROBLEM \(p)\n" }
+        for w in s.warnings { out += "  WARNING \(w)\n" }
         return out
     }
 }

@@ -178,6 +178,10 @@ public final class DeploymentManager: @unchecked Sendable {
                 let plan = cur.plan.deploying(stateroot: req.stateroot, id: id, tries: req.tries)
                 try commit(plan, cur, extraRecords: [record])
             }
+            // Only a warning: an entry set that cannot be read back now shows in status instead.
+            if commitEntries, let after = try? bootPartition().load() {
+                for w in LoaderConfDefault.warnings(bootPath: roots.boot, state: after) { printWarning(w) }
+            }
         } catch {
             if case .afterCommit = error { throw error }
             // Undo what no entry references: the deployment, its record, a kernel written now.

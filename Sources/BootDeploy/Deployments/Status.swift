@@ -18,6 +18,8 @@ public struct BootStatus: Codable, Sendable {
     public var problems: [String]
     /// A failed finalize reported by the next boot, if any.
     public var finalizeFailure: String?
+    /// What works against BootDeploy's order: a loader.conf `default` that selects another entry.
+    public var warnings: [String] = []
 
     public struct Deployment: Codable, Sendable {
         public var stateroot: String
@@ -90,7 +92,8 @@ extension DeploymentManager {
         let failure = finalizeProblem()
         return BootStatus(sysroot: roots.sysroot, boot: roots.boot, bootStrategy: cur.boot.strategy.rawValue,
                           booted: bootedID, staged: stagedID, deployments: rows, foreignEntries: foreign,
-                          problems: problems, finalizeFailure: failure)
+                          problems: problems, finalizeFailure: failure,
+                          warnings: LoaderConfDefault.warnings(bootPath: roots.boot, state: cur.entries))
     }
 
     /// The findings of `validate`: problems make it exit non-zero.
@@ -130,6 +133,7 @@ extension DeploymentManager {
                 rep.problems.append("\(file): deployment tree \(roots.sysroot)/bootdeploy/\(r.stateroot)/deploy/\(r.id) is missing")
             }
         }
+        rep.problems += LoaderConfDefault.warnings(bootPath: roots.boot, state: cur.entries)
         rep.foreign = cur.entries.foreign.map(\.name.fileName) + cur.entries.foreignErrors.map { "\($0) (malformed, left alone)" }
         return rep
     }
