@@ -77,4 +77,20 @@ struct FreezeTests {
         #expect(try ns.must("cd \(n.m.boot) && find . | sort && cat loader/entries/*.conf") == before, "/boot changed")
         #expect(try Self.boot(n, ["rollback"]).ok)
     }
+
+    @Test("boot-health's bless and mark-bad on a /boot frozen by another program fail with a message instead of hanging")
+    func healthRefusesForeignFreeze() throws {
+        let r = try FrozenBootCrashTests.Rig(fs: "ext4")
+        defer { _ = try? r.ns.sh("fsfreeze -u '\(r.m.boot)'") }
+        try FrozenBootCrashTests.bootedOnFirstTry(r)
+        try r.ns.must("fsfreeze -f '\(r.m.boot)'")
+        for args in [["mark-good"], ["mark-bad", "--reason", "test"]] {
+            let h = try r.health(args)
+            #expect(h.status != 0 && h.status != 124, "\(args[0]) on a frozen /boot: \(h.status) (124 = hung)")
+            #expect(h.stderr.contains("frozen"), "\(args[0]): \(h.stderr)")
+        }
+        try r.ns.must("fsfreeze -u '\(r.m.boot)'")
+        let ok = try r.health(["mark-good"])
+        #expect(ok.ok, "\(ok.stderr)")
+    }
 }

@@ -65,7 +65,7 @@ struct StrictRunStateTests {
     func reservedStaterootNames() throws {
         let m = Machine(label: "bdrn")
         try m.initOS()
-        for name in ["health", "finalize-failed.json", "staged.json", "lock", "tmp", "x.json", "x.tmp", "x.lock", ".boot-frozen", ".lock"] {
+        for name in ["health", "early-boot", "finalize-failed.json", "staged.json", "lock", "tmp", "x.json", "x.tmp", "x.lock", ".boot-frozen", ".lock"] {
             let r = try m.bd("init", ["--stateroot", name])
             #expect(r.status == 1 && r.stderr.contains(name), "init --stateroot \(name): \(r.status) \(r.stderr)")
             #expect(!FileManager.default.fileExists(atPath: m.root + "/bootdeploy/" + name), "\(name) was created")
