@@ -35,7 +35,9 @@ let package = Package(
             dependencies: [
                 "CBootDeployShim", "CMount", "CBlkid",
                 .product(name: "SystemPackage", package: "swift-system"),
-            ]
+            ],
+            // The fault-injection seam (crash tests) is compiled into debug builds only.
+            swiftSettings: [.define("BOOTDEPLOY_FAULT_INJECTION", .when(configuration: .debug))]
         ),
         .target(
             name: "BootDeployEarlyBoot",
