@@ -35,7 +35,7 @@ struct KernelStore {
             throw .badInput(file: "\(treePath)/usr/lib/modules/\(kver)/initramfs.img", line: 0, message: "the tree has a kernel but no initramfs")
         }
         let hasDT = (try? d.kind("devicetree")) == .file
-        var h = SHA256()
+        let h = SHA256()
         for f in files where f != "devicetree" || hasDT {
             let bytes = try sys { () throws(SystemError) in try d.readFile(f, limit: 1 << 30) }
             h.update(Array("\(f)\u{0}\(bytes.count)\u{0}".utf8))
