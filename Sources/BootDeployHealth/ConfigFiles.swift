@@ -43,11 +43,14 @@ enum ConfigFiles {
         return out
     }
 
-    /// The names in a directory, or nil when it does not exist (any other failure is an error).
+    /// The names in a directory, or nil when it does not exist or is a link to `/dev/null` (masked
+    /// as a whole); any other failure is an error.
     static func listIfPresent(_ path: String) throws -> [String]? {
         do {
             return try Directory.open(path).entries()
         } catch let e where e.errno == .noSuchFileOrDirectory {
+            return nil
+        } catch let e where e.errno == .notDirectory && isDevNull(path) {
             return nil
         } catch {
             throw ConfigError(file: path, line: 0, message: "cannot read the directory: \(error.errno)")
@@ -94,6 +97,11 @@ enum ConfigFiles {
             if bytes.count > sizeLimit { throw fail("larger than \(sizeLimit / 1024) KiB; not a configuration file") }
         }
         return .text(String(decoding: bytes, as: UTF8.self))
+    }
+
+    static func isDevNull(_ path: String) -> Bool {
+        var st = stat()
+        return fstatat(AT_FDCWD, path, &st, 0) == 0 && isDevNull(st)
     }
 
     /// `/dev/null`: the character device 1:3.

@@ -395,7 +395,7 @@ public final class HealthService: @unchecked Sendable {
         withExtendedLifetime(lock) {}
         log.log(.blessed, "\(d): boot blessed (\(c.backend.rawValue): \(did))", fields: ["DEPLOYMENT": d.description, "COUNTER": c.backend.rawValue])
         for o in Hooks.run("green", configDirs: roots.configDirs, greenbootDirs: roots.greenbootDirs, timeout: hookTimeout()) where !o.succeeded {
-            log.warn("green.d hook failed: \(o.tail.suffix(200))")
+            log.log(o.refusal == nil ? .configWarning : .checkRefused, "green.d hook failed: \(o.tail.suffix(200))")
         }
         return Decision(decision: "blessed", reason: nil, rebootRequested: false, degraded: false, healthy: true)
     }
@@ -463,7 +463,7 @@ public final class HealthService: @unchecked Sendable {
         try store.save(status)
         withExtendedLifetime(lock) {}
         for o in Hooks.run("red", configDirs: roots.configDirs, greenbootDirs: roots.greenbootDirs, timeout: hookTimeout()) where !o.succeeded {
-            log.warn("red.d hook failed: \(o.tail.suffix(200))")
+            log.log(o.refusal == nil ? .configWarning : .checkRefused, "red.d hook failed: \(o.tail.suffix(200))")
         }
         if rebootRequested {
             let target = better.first.map(\.key) ?? "?"

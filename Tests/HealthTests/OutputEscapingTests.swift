@@ -63,6 +63,25 @@ struct OutputEscapingTests {
         #expect((try? JSONSerialization.jsonObject(with: Data(statusJSON.stdout.utf8))) != nil, "status --json stays JSON")
     }
 
+    @Test("status escapes what it prints even from a status record or finalize stamp written by someone else")
+    func foreignRecord() throws {
+        let f = HealthFixture()
+        f.entry("bd-os-002.conf", deployment: "os/new.1", rank: "002")
+        let evil = "\\u001b]0;owned\\u0007\\u009b31m"   // JSON escapes: the decoded text is raw
+        f.tmp.write("sysroot/bootdeploy/health/status.json", """
+            {"schema":1,"state":"bad","bad":[],"reboots":[],"history":[{"at":1,"stateroot":"os","id":"new.1",\
+            "event":"marked-bad","reason":"\(evil)","rebootRequested":false,"by":"manual"}]}
+            """)
+        f.tmp.write("sysroot/bootdeploy/finalize-failed.json", "{\"error\":\"\(evil)\"}")
+        let text = try f.cli(["status"])
+        #expect(text.status == 0, "\(text.stderr)")
+        expectClean(text.stdout, "status")
+        #expect(text.stdout.contains("\\u001b]0;owned"), "\(text.stdout)")
+        let json = try f.cli(["status", "--json"])
+        expectClean(json.stdout, "status --json")
+        #expect((try? JSONSerialization.jsonObject(with: Data(json.stdout.utf8))) != nil, "status --json stays JSON: \(json.stdout)")
+    }
+
     @Test("mark-bad --reason with control characters is stored and shown escaped")
     func manualReason() throws {
         let f = HealthFixture()
