@@ -216,7 +216,7 @@ enum ProcessRunner {
         close(fds[1])
         if pid < 0 {
             close(fds[0])
-            let message = "execveat(\(job.path)): \(String(cString: strerror(-pid)))"
+            let message = "starting \(job.path): \(String(cString: strerror(-pid)))"
             if isShortage(-pid) { return .exhausted("cannot start \(job.path): \(message)") }
             o.spawnError = SafeText.escape(message)
             o.tail = o.spawnError!

@@ -61,7 +61,8 @@ pid_t bd_spawn_checked(int exec_fd, char *const argv[], char *const envp[], int 
         dfl.sa_handler = SIG_DFL;
         for (int s = 1; s < NSIG; s++) if (s != SIGKILL && s != SIGSTOP) sigaction(s, &dfl, NULL);
         setpgid(0, 0);
-        int e = fcntl(exec_fd, F_DUPFD, 10), o = fcntl(out_fd, F_DUPFD, 10), w = fcntl(err[1], F_DUPFD_CLOEXEC, 10);
+        /* Above 3, so that the dup2s below cannot overwrite them. */
+        int e = fcntl(exec_fd, F_DUPFD, 4), o = fcntl(out_fd, F_DUPFD, 4), w = fcntl(err[1], F_DUPFD_CLOEXEC, 4);
         int n = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (e < 0 || o < 0 || w < 0 || n < 0) goto fail;
         if (dup2(n, 0) < 0 || dup2(o, 1) < 0 || dup2(o, 2) < 0 || dup2(e, 3) < 0) goto fail;
@@ -71,7 +72,9 @@ pid_t bd_spawn_checked(int exec_fd, char *const argv[], char *const envp[], int 
         syscall(SYS_execveat, 3, "", argv, envp, AT_EMPTY_PATH);
     fail:;
         int code = errno;
-        if (w >= 0) { ssize_t r = write(w, &code, sizeof code); (void)r; }
+        /* Report through whichever copy of the error pipe is still open. */
+        ssize_t r = write(w >= 0 ? w : err[1], &code, sizeof code);
+        (void)r;
         _exit(127);
     }
     close(err[1]);

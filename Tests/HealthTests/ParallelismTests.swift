@@ -55,4 +55,23 @@ struct ParallelismTests {
         #expect(r.stderr.contains("Parallelism=256 lowered to") || r.stdout.contains("Parallelism=256 lowered to"), "\(r.stderr)")
         #expect(!r.stdout.contains("failed"), "\(r.stdout.suffix(2000))")
     }
+
+    @Test("out of descriptors with nothing else running: a required check makes it 'cannot judge' (exit 2), never a silent failure")
+    func exhausted() throws {
+        let f = HealthFixture()
+        f.entry("bd-os-002+2-1.conf", deployment: "os/new.1", rank: "002")
+        f.check("required", "10-ok", "exit 0")
+        var outcomes: [Int32] = []
+        for limit in 8...20 {
+            let r = try f.cliShell("ulimit -n \(limit);", ["check"], seconds: 30)
+            outcomes.append(r.status)
+            switch r.status {
+            case 0: #expect(r.stdout.contains("healthy"))
+            case 2: #expect(r.stderr.contains("Too many open files"), "ulimit -n \(limit): \(r.stderr)")
+            default: Issue.record("ulimit -n \(limit): exit \(r.status): \(r.stdout)\(r.stderr)")
+            }
+        }
+        #expect(outcomes.contains(2) && outcomes.last == 0, "\(outcomes)")
+        #expect(f.entries() == ["bd-os-002+2-1.conf"])
+    }
 }
