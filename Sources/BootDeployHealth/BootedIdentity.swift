@@ -6,7 +6,7 @@ import BootDeploySystem
 ///
 /// boot-health acts on one deployment: the one `bootdeploy=<stateroot>/<id>` names on the kernel
 /// command line. When that is missing, malformed, or names a deployment this machine does not have
-/// (no record, no tree, no boot entry), there is nothing boot-health may bless, mark bad or reboot
+/// (no record, no boot entry), there is nothing boot-health may bless, mark bad or reboot
 /// away from: every verb refuses ("cannot judge", exit 2), says so in the journal, and `run` notes
 /// it in the status record. Judging a stranger would mark nothing real bad and reboot a machine
 /// whose own deployment was never looked at.
@@ -42,17 +42,15 @@ extension HealthService {
         } catch {
             orderError = "; the boot order could not be read: \(error)"
         }
-        // Its record or its tree on the physical root.
-        if let root = try openIfPresent(roots.sysroot) {
-            if root.exists(name.deploymentPath + ".json") || root.exists(name.deploymentPath) { return nil }
-        }
+        // Its record on the physical root (a tree without a record is a leftover, not a deployment).
+        if let root = try openIfPresent(roots.sysroot), root.exists(name.deploymentPath + ".json") { return nil }
         // An entry of ours in /boot that boots it.
         do {
             if !(try BootEntries.load(boot: roots.boot).files(of: d).isEmpty) { return nil }
         } catch let e as SystemError where e.errno == .noSuchFileOrDirectory {
             // No loader/entries at all: nothing there names it.
         }
-        return "no record \(roots.sysroot)/\(name.deploymentPath).json, no tree, no entry in \(roots.boot)/loader/entries\(orderError)"
+        return "no record \(roots.sysroot)/\(name.deploymentPath).json, no entry in \(roots.boot)/loader/entries\(orderError)"
     }
 
     private func openIfPresent(_ path: String) throws -> Directory? {
