@@ -37,25 +37,21 @@ public struct CheckResult: Sendable, Codable, Equatable {
 /// runs); a subdirectory is ignored. Within a kind, checks run in name order.
 public struct CheckSet: Sendable {
     public var checks: [CheckSpec]
-    /// What was masked, and by what (for `check`'s report).
-    public var masked: [String] = []
 
     public static func discover(configDirs: [String], greenbootDirs: [String]) throws -> CheckSet {
         var found: [CheckSpec] = []
-        var masked: [String] = []
         for kind in [CheckKind.required, .wanted] {
             for (name, path) in try claimedNames(configDirs.map { $0 + "/check/" + kind.rawValue + ".d" }
                                                   + greenbootDirs.map { $0 + "/check/" + kind.rawValue + ".d" }) {
                 switch CheckFile.open(path) {
                 case .runnable(let fd): close(fd); found.append(CheckSpec(name: name, path: path, kind: kind))
-                case .masked(let why): masked.append(SafeText.escape(why))
-                case .ignored: continue
+                case .masked, .ignored: continue
                 // Judged again when it would start: it ends as a refused or failed check there.
                 case .refused, .broken, .exhausted: found.append(CheckSpec(name: name, path: path, kind: kind))
                 }
             }
         }
-        return CheckSet(checks: found, masked: masked)
+        return CheckSet(checks: found)
     }
 
     /// Every non-hidden name of `dirs` (highest priority first) with the path of its first
