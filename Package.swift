@@ -52,7 +52,7 @@ let package = Package(
         // Health needs the bus and the journal; kept apart so that boot-deploy's core does not.
         .target(
             name: "BootDeployHealth",
-            dependencies: ["BootDeploy", "CSystemdShim"]
+            dependencies: ["BootDeploy", "BootDeployEarlyBoot", "CSystemdShim"]
         ),
         .executableTarget(
             name: "boot-deploy",
