@@ -73,7 +73,9 @@ install: release generated install-files
 # Man pages and bash/zsh/fish completions, generated from the command definitions of the built
 # binaries: swift-argument-parser's own generate-manual tool (what its GenerateManual plugin runs,
 # built from the offline package copy) reads `--experimental-dump-help`, and each binary writes
-# its completion scripts itself. Nothing here is written by hand.
+# its completion scripts itself. Nothing here is written by hand. Two touch-ups for Debian's
+# tools: subcommand pages get a NAME whatis can index (scripts/man-whatis.awk), and the bash
+# completion loses its `#!` line (it is sourced, never run).
 # `swift package generate-manual --help` makes SwiftPM build the plugin's tool (and only that);
 # the tool then runs on the release binaries, which the plugin itself would rebuild without the
 # static Swift runtime.
@@ -84,10 +86,11 @@ generated:
 	  [ -x "$$tool" ] || { echo "generated: swift-argument-parser's generate-manual tool is not at $$tool" >&2; exit 1; }; \
 	  for t in boot-deploy boot-health; do \
 	    "$$tool" $(RELEASE_BIN)/$$t --multi-page --date $(MAN_DATE) --output-directory $(GEN)/man1 || exit 1; \
-	    $(RELEASE_BIN)/$$t --generate-completion-script bash > $(GEN)/bash/$$t || exit 1; \
+	    $(RELEASE_BIN)/$$t --generate-completion-script bash | sed '1{/^#!/d}' > $(GEN)/bash/$$t || exit 1; \
 	    $(RELEASE_BIN)/$$t --generate-completion-script zsh > $(GEN)/zsh/_$$t || exit 1; \
 	    $(RELEASE_BIN)/$$t --generate-completion-script fish > $(GEN)/fish/$$t.fish || exit 1; \
-	  done
+	  done; \
+	  for p in $(GEN)/man1/*.1; do awk -f scripts/man-whatis.awk "$$p" > "$$p.tmp" && mv "$$p.tmp" "$$p" || exit 1; done
 
 # Installs what `release` and `generated` made; the Debian package's rules call this too.
 install-files:
@@ -114,7 +117,7 @@ install-files:
 # The Debian package, from this tree (docs/PACKAGING.md): bootdeploy_<version>_<arch>.deb in
 # DEB_OUT. Build-Depends lists Debian packages only; the Swift toolchain (/opt/swift, not a
 # Debian package) is found on PATH or through SWIFT, and Swift packages come from the offline copies.
-DEB_OUT ?= ..
+DEB_OUT ?= .build-deb
 deb:
 	scripts/install-deps.sh deb
 	scripts/build-deb.sh $(DEB_OUT)

@@ -34,18 +34,28 @@ extension BootHealth {
         }
 
         func run() throws {
-            let facts = try failing {
-                try global.service().reportFacts(since: since, machineIDFile: machineIDFile) {
-                    try DeploymentManager(Roots(sysroot: global.sysroot, boot: global.boot, runDir: global.runDir)).status()
+            let service = try failing { try global.service() }
+            func report() throws -> HealthReport {
+                let facts = try failing {
+                    try service.reportFacts(since: since, machineIDFile: machineIDFile) {
+                        try DeploymentManager(Roots(sysroot: global.sysroot, boot: global.boot, runDir: global.runDir)).status()
+                    }
                 }
+                return HealthReport.build(facts)
             }
-            let r = HealthReport.build(facts)
             switch json ? .json : format {
-            case .json: try printJSON(r)
+            case .json: try printJSON(try report())
             case .prometheus:
-                let text = PrometheusText.render(r)
-                if let dir = textfileDir { try failing { try TextfileCollector.write(text, directory: dir) } } else { print(text, terminator: "") }
-            case .text: printText(r)
+                guard let dir = textfileDir else { print(PrometheusText.render(try report()), terminator: ""); return }
+                // A decision saved while we write does not trigger the unit again: write until the
+                // record we read is still the one on disk (a few rounds at most).
+                for _ in 0..<5 {
+                    let before = service.recordVersion()
+                    let text = PrometheusText.render(try report())
+                    try failing { try TextfileCollector.write(text, directory: dir) }
+                    if service.recordVersion() == before { break }
+                }
+            case .text: printText(try report())
             }
         }
 

@@ -1,5 +1,6 @@
 import BootDeploy
 import BootDeploySystem
+import Glibc
 
 extension HealthService {
     /// Reads what a report is made of: boot-health's status (the record, the live counter, the
@@ -26,5 +27,18 @@ extension HealthService {
         guard let text = try? Directory.open(dirPath.isEmpty ? "/" : dirPath).readText(name) else { return nil }
         let id = text.trimmingSpaces
         return id.count == 32 && id.allSatisfy({ $0.isHexDigit }) ? id : nil
+    }
+}
+
+extension HealthService {
+    /// Which version of the status record is on disk: its inode and change time. Every save
+    /// replaces the file (a new inode), so two equal values mean nothing was decided in between.
+    /// A writer of the metrics compares it before and after, because a decision that lands while
+    /// boot-health-metrics.service runs does not start the service again.
+    public func recordVersion() -> String? {
+        var st = stat()
+        let path = "\(roots.sysroot)/bootdeploy/health/\(StatusStore.fileName)"
+        guard stat(path, &st) == 0 else { return nil }
+        return "\(st.st_ino):\(st.st_ctim.tv_sec).\(st.st_ctim.tv_nsec)"
     }
 }
