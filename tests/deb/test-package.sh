@@ -14,10 +14,16 @@ set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 cache="${BDVM_CACHE:-/var/cache/bootdeploy-vm}"
 [ "$(id -u)" -eq 0 ] || { echo "check-deb: needs root (chroot, mount namespace)" >&2; exit 2; }
+# The VM suite's base (debootstrap'd Debian 12 + kernel): built when missing and debootstrap is
+# there (about a minute), reused as it is otherwise.
 base=""
-for d in "$cache"/base-*/; do [ -e "$d/done" ] && base="${d%/}"; done
-if [ -z "$base" ]; then
-    echo "SKIP: check-deb: no finished Debian root in $cache (tests/vm/build-base.sh makes it)"
+if command -v debootstrap >/dev/null; then
+    base="$("$repo/tests/vm/build-base.sh" "$cache" | tail -1)"
+else
+    for d in "$cache"/base-*/; do [ -e "$d/done" ] && base="${d%/}"; done
+fi
+if [ -z "$base" ] || [ ! -e "$base/done" ]; then
+    echo "SKIP: check-deb: no finished Debian root in $cache (scripts/install-deps.sh vm, then tests/vm/build-base.sh)"
     exit 0
 fi
 
