@@ -54,31 +54,31 @@ kver="$(cat "$base/kver")"
 # Everything in the root runs in a private mount namespace with /proc and /dev of its own.
 cat >"$work/inside.sh" <<'INSIDE'
 set -euo pipefail
-root="$1"; kver="$2"
+root="$1"; kver="$2"; logs="$(dirname "$root")"
 mount -t proc proc "$root/proc"
 mount --rbind /dev "$root/dev"
-in() { chroot "$root" "$@"; }
+inroot() { chroot "$root" "$@"; }
 fail() { echo "check-deb: FAIL: $*" >&2; exit 1; }
 units_enabled=(boot-health-check.service boot-health-bless.service boot-health.service bootdeploy-finalize-check.service boot-health-metrics.path)
 
 echo "check-deb: dpkg -i"
-in dpkg -i /tmp/bootdeploy.deb >/tmp/dpkg-i.log 2>&1 || { cat /tmp/dpkg-i.log; fail "dpkg -i"; }
-in dpkg-query -W -f='${Status} ${Version}\n' bootdeploy
+inroot dpkg -i /tmp/bootdeploy.deb >"$logs/dpkg-i.log" 2>&1 || { cat "$logs/dpkg-i.log"; fail "dpkg -i"; }
+inroot dpkg-query -W -f='${Status} ${Version}\n' bootdeploy
 
 echo "check-deb: the binaries"
-in boot-deploy --help | head -3
-in boot-health --help | grep -q 'report' || fail "boot-health --help lists no report"
-in boot-health report --help >/dev/null || fail "boot-health report --help"
-in /usr/lib/bootdeploy/bd-prepare-root --help >/dev/null 2>&1 || true   # early-boot binary: no CLI parser; it must at least be there
+inroot boot-deploy --help >"$logs/help.txt" && head -2 "$logs/help.txt"
+inroot boot-health --help >"$logs/help.txt" && grep -q 'report' "$logs/help.txt" || fail "boot-health --help lists no report"
+inroot boot-health report --help >/dev/null || fail "boot-health report --help"
+inroot /usr/lib/bootdeploy/bd-prepare-root --help >/dev/null 2>&1 || true   # early-boot binary: no CLI parser; it must at least be there
 [ -x "$root/usr/lib/bootdeploy/bd-prepare-root" ] || fail "bd-prepare-root missing"
 
 echo "check-deb: man pages"
 for page in boot-deploy boot-health boot-deploy.deploy boot-health.report; do
-    if [ -x "$root/usr/bin/man" ]; then p="$(in man -w "$page")"; else p="$(man -M "$root/usr/share/man" -w "$page")"; p="${p#$root}"; fi
+    if [ -x "$root/usr/bin/man" ]; then p="$(inroot man -w "$page")"; else p="$(man -M "$root/usr/share/man" -w "$page")"; p="${p#$root}"; fi
     [ -n "$p" ] || fail "man -w $page"
-    echo "  man -w $page -> $p"
+    echo "  man -w $page -> ${p%$'\n'}"
 done
-zcat "$root/usr/share/man/man1/boot-health.report.1.gz" | grep -q -- '--since' || fail "the report man page lacks --since"
+grep -q 'Fl -since' <<<"$(zcat "$root/usr/share/man/man1/boot-health.report.1.gz")" || fail "the report man page lacks --since"
 
 echo "check-deb: completions and docs"
 for f in /usr/share/bash-completion/completions/boot-deploy /usr/share/bash-completion/completions/boot-health \
@@ -87,13 +87,13 @@ for f in /usr/share/bash-completion/completions/boot-deploy /usr/share/bash-comp
          /usr/share/doc/bootdeploy/HEALTH.md /usr/share/doc/bootdeploy/REPORT.md /etc/boot-health/boot-health.conf; do
     [ -s "$root$f" ] || fail "$f missing or empty"
 done
-in bash -c 'source /usr/share/bash-completion/completions/boot-health && complete -p boot-health' | grep -q boot-health \
+grep -q boot-health <<<"$(inroot bash -c 'source /usr/share/bash-completion/completions/boot-health && complete -p boot-health')" \
     || fail "the bash completion does not register"
 for d in $(grep -ho 'file:/usr/share/doc/[^ ]*' "$root"/lib/systemd/system/*.service "$root"/lib/systemd/system/*.path | sort -u); do
     [ -f "$root${d#file:}" ] || fail "a unit's Documentation= points at ${d#file:}, which is not installed"
 done
 for d in check/required.d check/wanted.d green.d red.d boot-health.conf.d; do [ -d "$root/etc/boot-health/$d" ] || fail "/etc/boot-health/$d"; done
-in dpkg-query -W -f='${Conffiles}\n' bootdeploy | grep -q '/etc/boot-health/boot-health.conf' || fail "boot-health.conf is not a conffile"
+grep -q '/etc/boot-health/boot-health.conf' <<<"$(inroot dpkg-query -W -f='${Conffiles}\n' bootdeploy)" || fail "boot-health.conf is not a conffile"
 
 echo "check-deb: units"
 for u in "${units_enabled[@]}" bootdeploy-finalize.service boot-health-metrics.service; do
@@ -101,36 +101,47 @@ for u in "${units_enabled[@]}" bootdeploy-finalize.service boot-health-metrics.s
 done
 [ -x "$root/lib/systemd/system-generators/bootdeploy-var-generator" ] || fail "the /var generator is missing"
 for u in "${units_enabled[@]}"; do
-    s="$(in systemctl is-enabled "$u" || true)"
+    s="$(inroot systemctl is-enabled "$u" || true)"
     echo "  $u: $s"
     [ "$s" = enabled ] || fail "$u is $s after install, expected enabled"
 done
-s="$(in systemctl is-enabled bootdeploy-finalize.service || true)"
+s="$(inroot systemctl is-enabled bootdeploy-finalize.service || true)"
 [ "$s" = static ] || fail "bootdeploy-finalize.service is $s, expected static (started by deploy --stage)"
 [ -L "$root/etc/systemd/system/boot-complete.target.requires/boot-health-check.service" ] || fail "boot-health-check.service is not RequiredBy boot-complete.target"
 
 echo "check-deb: dracut"
-in dracut --list-modules 2>/dev/null | grep -qx bootdeploy || fail "dracut --list-modules does not list bootdeploy"
-in dracut --quiet --force --no-hostonly --no-kernel --no-compress -m "bootdeploy" /tmp/bd-test.img "$kver" >/tmp/dracut.log 2>&1 \
-    || { tail -20 /tmp/dracut.log; fail "dracut --add bootdeploy"; }
-in lsinitrd /tmp/bd-test.img >/tmp/lsinitrd.txt
-grep -q 'usr/lib/bootdeploy/bd-prepare-root' /tmp/lsinitrd.txt || fail "the image lacks bd-prepare-root"
-grep -q 'initrd-root-fs.target.wants/bootdeploy-prepare-root.service' /tmp/lsinitrd.txt || fail "the image does not enable prepare-root"
+inroot dracut --list-modules --kver "$kver" >"$logs/dracut-modules.txt" 2>/dev/null || true
+grep -qx bootdeploy "$logs/dracut-modules.txt" || fail "dracut --list-modules does not list bootdeploy"
+inroot dracut --quiet --force --no-hostonly --no-kernel --no-compress -m "bootdeploy" /tmp/bd-test.img "$kver" >"$logs/dracut.log" 2>&1 \
+    || { tail -20 "$logs/dracut.log"; fail "dracut --add bootdeploy"; }
+inroot lsinitrd /tmp/bd-test.img >"$logs/lsinitrd.txt"
+grep -q 'usr/lib/bootdeploy/bd-prepare-root' "$logs/lsinitrd.txt" || fail "the image lacks bd-prepare-root"
+grep -q 'initrd-root-fs.target.wants/bootdeploy-prepare-root.service' "$logs/lsinitrd.txt" || fail "the image does not enable prepare-root"
 echo "  dracut -m bootdeploy: $(stat -c %s "$root/tmp/bd-test.img") bytes, bd-prepare-root and its unit inside"
 
 echo "check-deb: dpkg -r"
 mkdir -p "$root/var/lib/prometheus/node-exporter"
 echo 'bootdeploy_rollbacks_total{stateroot="os"} 0' >"$root/var/lib/prometheus/node-exporter/bootdeploy.prom"
-in dpkg -r bootdeploy >/tmp/dpkg-r.log 2>&1 || { cat /tmp/dpkg-r.log; fail "dpkg -r"; }
-left="$(find "$root/etc/systemd/system" -type l \( -name 'boot-health*' -o -name 'bootdeploy*' \) 2>/dev/null)"
-[ -z "$left" ] || fail "units still enabled after dpkg -r: $left"
+inroot dpkg -r bootdeploy >"$logs/dpkg-r.log" 2>&1 || { cat "$logs/dpkg-r.log"; fail "dpkg -r"; }
+# The Debian way: the unit files are gone, the enablement links stay (dangling) so that a
+# reinstall restores the administrator's choice, and only purge removes them. So: nothing enabled
+# is left — systemctl knows none of our units, and no link reaches a unit file.
+for u in "${units_enabled[@]}"; do
+    s="$(inroot systemctl is-enabled "$u" 2>/dev/null || true)"
+    case "$s" in enabled*|static|alias|indirect|generated|linked*) fail "$u is still $s after dpkg -r" ;; esac
+done
+for l in $(find "$root/etc/systemd/system" -type l \( -name 'boot-health*' -o -name 'bootdeploy*' \)); do
+    t="$(readlink "$l")"; case "$t" in /*) t="$root$t" ;; *) t="$(dirname "$l")/$t" ;; esac
+    [ ! -e "$t" ] || fail "after dpkg -r ${l#$root} still reaches a unit file"
+done
+[ ! -e "$root/lib/systemd/system/boot-health.service" ] || fail "dpkg -r left the unit files"
 [ -f "$root/etc/boot-health/boot-health.conf" ] || fail "dpkg -r removed the conffile (only purge may)"
 echo "check-deb: dpkg -P"
-in dpkg -P bootdeploy >/tmp/dpkg-p.log 2>&1 || { cat /tmp/dpkg-p.log; fail "dpkg -P"; }
+inroot dpkg -P bootdeploy >"$logs/dpkg-p.log" 2>&1 || { cat "$logs/dpkg-p.log"; fail "dpkg -P"; }
 [ ! -e "$root/etc/boot-health/boot-health.conf" ] || fail "purge left /etc/boot-health/boot-health.conf"
 [ ! -e "$root/var/lib/prometheus/node-exporter/bootdeploy.prom" ] || fail "purge left the metrics file"
-left="$(ls "$root/var/lib/systemd/deb-systemd-helper-enabled" 2>/dev/null | grep -E 'boot-health|bootdeploy' || true)"
-[ -z "$left" ] || fail "deb-systemd-helper still remembers: $left"
+left="$(find "$root/etc/systemd/system" "$root/var/lib/systemd/deb-systemd-helper-enabled" \( -name 'boot-health*' -o -name 'bootdeploy*' \) 2>/dev/null || true)"
+[ -z "$left" ] || fail "purge left enablement state: $left"
 INSIDE
 step "install, run, remove in the root"
 unshare -m --propagation private bash "$work/inside.sh" "$root" "$kver"
