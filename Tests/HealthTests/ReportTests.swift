@@ -140,6 +140,24 @@ struct ReportTests {
         #expect(prom.stdout.contains("bootdeploy_finalize_failures_total{stateroot=\"os\"} 1\n"), "\(prom.stdout)")
     }
 
+    @Test("an update staged but never finalized (no clean shutdown) is a finalize failure too; one staged in this boot is not")
+    func neverFinalized() throws {
+        let f = HealthFixture()
+        twoDeployments(f)
+        f.check("required", "10-ok", "true")
+        let marker = "{\"schema\": 1, \"stateroot\": \"os\", \"id\": \"next.2\", \"tries\": 3, \"locked\": false, \"staged\": \"2026-12-01T18:00:00Z\"}\n"
+        f.tmp.write("sysroot/bootdeploy/staged.json", marker)
+        f.tmp.write("run/staged.json", marker)
+        #expect(try f.cli(["run", "--phase", "check"]).ok)
+        #expect(f.history().filter { $0["event"] as? String == "finalize-failed" }.isEmpty, "staged in this boot: waiting for shutdown")
+        try FileManager.default.removeItem(atPath: f.tmp.sub("run/staged.json"))
+        #expect(try f.cli(["run", "--phase", "check"]).ok)
+        let events = f.history().filter { $0["event"] as? String == "finalize-failed" }
+        #expect(events.count == 1)
+        #expect((events.first?["reason"] as? String)?.contains("never finalized") == true)
+        #expect(events.first?["at"] as? Int == 1_796_148_000)
+    }
+
     @Test("the textfile is replaced atomically in the collector directory, and refused for a missing directory")
     func textfile() throws {
         let f = HealthFixture()

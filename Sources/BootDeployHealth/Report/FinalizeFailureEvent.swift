@@ -45,11 +45,16 @@ extension HealthService {
         }
         // Staged, never finalized: the persistent marker outlived the boot that staged it.
         let marker = "staged.json"
-        guard base.exists(marker), (try? Directory.open(roots.runDir))?.exists(marker) != true,
-              let bytes = try? base.readFile(marker),
-              let s = try? JSONDecoder().decode(StagedDeployment.self, from: Data(bytes)), !s.locked else { return nil }
-        return .init(stateroot: s.stateroot, id: s.id, reason: "staged at \(s.staged) but never finalized (no clean shutdown)",
-                     at: ISOTime.seconds(s.staged) ?? wallClockSeconds())
+        // No run dir at all means nothing is staged in this boot: the answer, not an error.
+        guard base.exists(marker), (try? Directory.open(roots.runDir))?.exists(marker) != true else { return nil }
+        do {
+            let s = try JSONDecoder().decode(StagedDeployment.self, from: Data(try base.readFile(marker)))
+            if s.locked { return nil }   // deliberately not finalized
+            return .init(stateroot: s.stateroot, id: s.id, reason: "staged at \(s.staged) but never finalized (no clean shutdown)",
+                         at: ISOTime.seconds(s.staged) ?? wallClockSeconds())
+        } catch {
+            return .init(stateroot: "", id: "", reason: "\(base.path)/\(marker) is unreadable: \(error)", at: wallClockSeconds())
+        }
     }
 }
 
