@@ -180,6 +180,7 @@ public final class HealthService: @unchecked Sendable {
             var status = try store.load()
             let c = try counting(d, status)
             noteBoot(d, c, &status)
+            if phase != .bless { noteFinalizeFailure(&status) }
             try store.save(status)
             withExtendedLifetime(lock) {}
             // This boot was already judged bad (the check phase failed): nothing left to watch.

@@ -76,6 +76,8 @@ class Env:
             os.symlink("/etc/systemd/system/bdvm-report.service", link)
         put(os.path.join(tree, "etc/fstab"),
             f"PARTUUID={vmlib.ESP_PARTUUID} /boot vfat umask=0077,nofail 0 0\n")
+        # boot-health's Prometheus textfile goes to the physical root's bdvm/, which the report reads.
+        put(os.path.join(tree, "etc/default/boot-health-metrics"), "TEXTFILE_DIR=/sysroot/bdvm\n")
 
     def install_project(self, tree):
         """`make install DESTDIR=tree` with our binaries (the release build of this run)."""
@@ -538,6 +540,7 @@ def scenario_required_service_fails(env, work):
     hs = back.get("healthStatus", "")
     check("rollback" in hs.lower() or "rolled" in hs.lower(), f"boot-health status should report the rollback: {hs[:400]}")
     check("bdvm-required.service" in hs, f"boot-health status should name the failed service: {hs[:400]}")
+    check_report_after_rollback(back, v1, v2)
     # The old deployment is the default now: the next boot picks it first, uncounted.
     b = st.boot()
     check(b.get("booted") == v1, f"the old deployment must stay the default: {b.get('booted')}")
@@ -547,6 +550,33 @@ def scenario_required_service_fails(env, work):
           f"the old deployment's entry is {e1}")
     check(e1["left"] is None, f"the old deployment's entry is blessed, not counting down: {e1['name']}")
     return st.machine
+
+
+def check_report_after_rollback(b, good, bad):
+    """The fleet report (docs/REPORT.md) and the metrics file of the boot that came back to `good`."""
+    try:
+        rep = json.loads(b.get("healthReport") or "null")
+    except ValueError:
+        rep = None
+    check(isinstance(rep, dict) and rep.get("apiVersion") == "bootdeploy/v1" and rep.get("kind") == "HealthReport",
+          f"boot-health report --json unreadable: {str(b.get('healthReport'))[:400]}")
+    deps = rep.get("deployments", {})
+    check(dep_name(deps.get("booted") or {"stateroot": "?", "id": "?"}) == good, f"report: booted {deps.get('booted')}")
+    check(dep_name(deps.get("default") or {"stateroot": "?", "id": "?"}) == good, f"report: default {deps.get('default')}")
+    check(rep.get("health", {}).get("state") == "good", f"report: the old deployment is blessed again: {rep.get('health')}")
+    check(bad in rep.get("health", {}).get("bad", []), f"report: the update stays bad: {rep.get('health')}")
+    rollbacks = [e for e in rep.get("window", {}).get("events", []) if e.get("event") == "rollback"]
+    check(len(rollbacks) == 1 and dep_name(rollbacks[0]) == bad and "bdvm-required.service" in rollbacks[0].get("reason", ""),
+          f"report: one rollback of {bad} naming the service: {rollbacks}")
+    stateroot = good.split("/")[0]
+    check(rep.get("window", {}).get("rollbacks") == 1 and rep.get("totals", {}).get(stateroot, {}).get("rollback") == 1,
+          f"report: rollbacks counted once: {rep.get('window', {}).get('rollbacks')} / {rep.get('totals')}")
+    m = b.get("metrics", "")
+    check(f'bootdeploy_rollbacks_total{{stateroot="{stateroot}"}} 1' in m,
+          f"boot-health-metrics wrote the rollback for node_exporter: {m[:600]}")
+    gid = good.split("/")[1]
+    check(f'bootdeploy_health_state{{stateroot="{stateroot}",deployment="{gid}",state="good"}} 1' in m,
+          f"the metrics show the blessed old deployment: {m[:600]}")
 
 
 # Scenario 3: the update's initramfs cannot boot at all: systemd-boot's counting alone brings it back.
