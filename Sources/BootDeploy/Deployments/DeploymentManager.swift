@@ -446,8 +446,8 @@ public final class DeploymentManager: @unchecked Sendable {
             if k.replace(spec) == 0 { throw .notFound("no kernel argument \(quoted(KernelArguments.key(of: spec))) to replace on \(r.qualifiedID)") }
         }
         for spec in append {
-            try checkKarg(KernelArguments.make(key: KernelArguments.key(of: spec), value: KernelArguments.value(of: spec)))
-            k.append(spec)
+            try checkKarg(Self.normalized(spec))
+            k.parameters.append(Self.normalized(spec))
         }
         if k.parameters == r.kargs { return r.kargs }
         let old = r

@@ -76,9 +76,12 @@ extension DeploymentManager {
         return k.parameters
     }
 
-    /// `key=a b` as the kernel wants it (`key="a b"`), like `kargs --append`.
+    /// `key=a b` as the kernel wants it (`key="a b"`). Anything with a quote is taken as written,
+    /// so that validation sees exactly what would reach the kernel.
     static func normalized(_ spec: String) -> String {
-        KernelArguments.make(key: KernelArguments.key(of: spec), value: KernelArguments.value(of: spec))
+        guard !spec.contains("\""), let eq = spec.firstIndex(of: "="),
+              spec[eq...].contains(where: { $0 == " " || $0 == "\t" }) else { return spec }
+        return KernelArguments.make(key: String(spec[..<eq]), value: String(spec[spec.index(after: eq)...]))
     }
 
     /// Checks every kernel argument of `record` as the kernel will split it, and the length of its
