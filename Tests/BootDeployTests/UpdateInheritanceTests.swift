@@ -214,4 +214,26 @@ struct UpdateInheritanceTests {
         #expect(read(etcOf(m, b) + "/hostname") == "vendor-2\n")
         #expect(read(etcOf(m, b) + "/admin.conf") == nil)
     }
+
+    @Test("a name in /etc that is not UTF-8 is carried byte for byte by deploy, and cleanup and undeploy remove such trees")
+    func nonUTF8Names() throws {
+        let (m, a) = try configuredMachine()
+        let t = update(m, "b", kernel: "k2")
+        try sh("""
+            printf admin > "\(etcOf(m, a))/$(printf 'adm\\377in')"
+            printf vendor > "\(t)/etc/$(printf 'ven\\376dor')"; printf vendor > "\(t)/usr/etc/$(printf 'ven\\376dor')"
+            printf bin > "\(t)/usr/bin/$(printf 'tool\\375')"
+            """)
+        let b = try m.ok("deploy", ["--stateroot", "os", "--tree", t])
+        let dep = m.root + "/bootdeploy/os/deploy/\(b.split(separator: "/")[1])"
+        let r = try sh("""
+            cat "\(dep)/etc/$(printf 'adm\\377in')"; echo
+            cat "\(dep)/etc/$(printf 'ven\\376dor')"; echo
+            cat "\(dep)/usr/bin/$(printf 'tool\\375')"; echo
+            """)
+        #expect(r.stdout == "admin\nvendor\nbin\n", "\(r.stdout) \(r.stderr)")
+        try m.ok("undeploy", [a])
+        #expect(!FileManager.default.fileExists(atPath: etcOf(m, a)), "undeploy removed the tree with the odd name")
+        try m.ok("validate")
+    }
 }
