@@ -49,6 +49,8 @@ struct KargValidationTests {
             // U+0120 is C4 A0 in UTF-8: 0xA0 is whitespace to the kernel.
             ("name=a\u{120}b", "byte 0xA0"),
             ("\"a\" \"b\"", "split it into 2 arguments"),
+            ("\"\"", "empty or only whitespace"),
+            ("opt=\"x bootdeploy=os/evil\"", "holds bootdeploy= inside quotes"),
         ]
         for (arg, why) in cases {
             try refused(m, "deploy", ["--stateroot", "os", "--tree", t, "--karg=\(arg)"], [why])

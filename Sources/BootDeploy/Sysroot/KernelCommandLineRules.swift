@@ -53,7 +53,7 @@ public enum KernelCommandLineRules {
     /// Why `argument` cannot be written as one kernel argument, or nil when it can.
     public static func problem(with argument: String) -> String? {
         let b = Array(argument.utf8)
-        if b.allSatisfy(isSpace) { return "empty or only whitespace" }
+        if b.allSatisfy({ isSpace($0) || $0 == quote }) { return "empty or only whitespace" }
         if let c = b.first(where: { $0 < 0x20 || $0 == 0x7f }) {
             return "contains the control character 0x\(hex(c)); the kernel command line is one line of text"
         }
@@ -67,6 +67,11 @@ public enum KernelCommandLineRules {
             return "the kernel would split it into \(parts.count) arguments at whitespace outside double quotes"
                 + (a0 ? " (byte 0xA0, part of some UTF-8 characters, is whitespace to the kernel)" : "")
                 + "; quote the value as key=\"a b\""
+        }
+        // Inside quotes the kernel keeps it in this argument's value, but the simpler scanners
+        // (boot-health's bootdeploy= scan) split on any space and would take it for ours.
+        if b.split(whereSeparator: isSpace).dropFirst().contains(where: { $0.starts(with: Array("bootdeploy=".utf8)) }) {
+            return "holds bootdeploy= inside quotes, which is kept out of every argument but BootDeploy's own"
         }
         if argument == "--" { return "'--' ends the kernel's parameters: every argument after it, bootdeploy= included, would go to init" }
         return nil
