@@ -292,7 +292,8 @@ enum StatusText {
             let tries = d.triesLeft.map { " tries \($0) left, \(d.triesDone ?? 0) done" } ?? ""
             out += "\(idx == "0" ? "*" : " ") \(idx) \(d.stateroot)/\(d.id)  \(d.version)  \(d.state?.rawValue ?? "no entry")\(tries)"
             out += marks.isEmpty ? "\n" : "  [\(marks.joined(separator: ", "))]\n"
-            out += "      \(d.title); entry \(d.entry ?? "-"); kernel \(d.kernelVersion)\n"
+            out += "      \(d.title); entry \(d.entry ?? "-"); kernel \(d.kernelVersion)"
+            out += d.mergedFrom.map { "; configuration from \($0)\n" } ?? "\n"
         }
         for f in s.foreignEntries { out += "  foreign \(f.file) \(f.title ?? "")\n" }
         for p in s.problems { out += "  PROBLEM \(p)\n" }
