@@ -62,7 +62,7 @@ struct BootDeployCommand: ParsableCommand {
     struct Finalize: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write a staged deployment to /boot (run at shutdown by bootdeploy-finalize.service).",
-            discussion: "Merges /etc from the running deployment into the staged one, then makes it the default with the same crash-safe transaction as deploy. A failure leaves a stamp that the next boot reports.")
+            discussion: "Merges /etc from the merge deployment (the booted one of its stateroot, else the default) into the staged one, then makes it the default with the same crash-safe transaction as deploy. A failure leaves a stamp that the next boot reports.")
         @OptionGroup var roots: RootOptions
         @Flag(help: "Keep the staged deployment from being finalized (download-only updates).") var lock = false
         @Flag(help: "Allow the staged deployment to be finalized again.") var unlock = false
@@ -111,7 +111,7 @@ struct BootDeployCommand: ParsableCommand {
     struct Deploy: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Make a deployment from a prepared OS tree and make it the default.",
-            discussion: "The tree holds its kernel at usr/lib/modules/KVER/vmlinuz and initramfs at usr/lib/modules/KVER/initramfs.img. Prints the new deployment's id.")
+            discussion: "The tree holds its kernel at usr/lib/modules/KVER/vmlinuz and initramfs at usr/lib/modules/KVER/initramfs.img. Prints the new deployment's id. The kernel arguments and /etc changes of the merge deployment (the booted one of the stateroot, else its default) are carried over: --karg* edit the arguments (applied as --karg-delete, --karg, --karg-append), --no-etc-merge keeps the tree's /etc.")
         @OptionGroup var roots: RootOptions
         @Option var stateroot: String
         @Option(help: "The prepared OS tree.") var tree: String
