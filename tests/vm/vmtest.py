@@ -714,6 +714,55 @@ def scenario_power_cuts_finalize(env, work):
     return power_cuts(env, work, finalize=True, rounds=3)
 
 
+# Scenario 7: an updater's plain `deploy` (no --karg, not staged) keeps the administrator's kernel
+# argument and /etc changes, and an untouched vendor file of /etc takes the update's version. 2 boots.
+def etc_files(version):
+    def mutate(tree):
+        required_good_service(tree)
+        put(os.path.join(tree, "etc/bdvm-edited.conf"), f"vendor {version}\n")
+        put(os.path.join(tree, "etc/bdvm-untouched.conf"), f"vendor {version}\n")
+    return mutate
+
+
+def scenario_update_keeps_configuration(env, work):
+    env.require("boot-deploy deploy", "boot-deploy kargs", "boot-deploy status", "boot-health", "dracut-module", "units")
+    st, v1 = factory(env, work, good_mutate=etc_files("1"))
+    tree = env.os_tree(work, "tree-v2", "2", etc_files("2"))
+    gtree = st.add_update_tree(tree, "v2")
+    shutil.rmtree(tree)
+    kargs = " ".join(shquote(x) for x in st.cmd("/sysroot", "/boot", "kargs", "--append", "bdvm.karg=kept", tool="boot-deploy"))
+    deploy = " ".join(shquote(x) for x in st.cmd("/sysroot", "/boot", "deploy", "--stateroot", st.STATEROOT,
+                                                  "--tree", gtree, "--version", "2", tool="boot-deploy"))
+    s = f"{kargs}\necho \"BDVM kargsDone=$?\"\n"
+    s += "echo admin > /etc/bdvm-edited.conf\necho added > /etc/bdvm-admin.conf\n"
+    s += f"{deploy}\necho \"BDVM deployDone=$?\"\nsync\n"
+    s += "touch /run/bdvm-no-poweroff\necho \"BDVM rebootRequested=1\"\nsystemctl reboot\n"
+    st.queue(s)
+    st.queue("echo \"BDVM etcEdited=$(cat /etc/bdvm-edited.conf 2>&1)\"\n"
+             "echo \"BDVM etcAdded=$(cat /etc/bdvm-admin.conf 2>&1)\"\n"
+             "echo \"BDVM etcUntouched=$(cat /etc/bdvm-untouched.conf 2>&1)\"\n")
+    st.make_disk()
+    b1 = st.boot()
+    first_boot_good(st, b1, v1)
+    check(b1.get("kargsDone") == "0", f"kargs --append failed in the guest: {b1.get('kargsDone')}")
+    check(b1.get("deployDone") == "0", f"the plain deploy of v2 failed in the guest: {b1.get('deployDone')}")
+    b2 = st.boot()
+    check(reached_report(b2), "the update's boot did not reach the report")
+    v2 = b2.get("booted")
+    check(v2 not in (None, "none", v1), f"the update should boot: {v2}")
+    words = b2.get("cmdline", "").split()
+    check("bdvm.karg=kept" in words, f"the appended karg is on the update's command line: {b2.get('cmdline')}")
+    check("console=ttyS0" in words and f"root=PARTUUID={vmlib.ROOT_PARTUUID}" in words,
+          f"the factory's kargs are inherited too: {b2.get('cmdline')}")
+    check(b2.get("etcEdited") == "admin", f"the edited /etc file keeps the edit: {b2.get('etcEdited')}")
+    check(b2.get("etcAdded") == "added", f"the added /etc file is there: {b2.get('etcAdded')}")
+    check(b2.get("etcUntouched") == "vendor 2",
+          f"an untouched vendor file has the update's version: {b2.get('etcUntouched')}")
+    ds = b2.get("deployStatus", "")
+    check(f'"mergedFrom" : "{v1}"' in ds or f'"mergedFrom":"{v1}"' in ds, f"status names the merge deployment: {ds[:300]}")
+    return st.machine
+
+
 SCENARIOS = [
     ("0", "plain root= boot through OVMF and systemd-boot (harness self-test)", scenario_plain),
     ("1", "an update boots, its checks pass, its entry is blessed", scenario_update_blessed),
@@ -723,6 +772,7 @@ SCENARIOS = [
     ("5", "a staged update finalized at shutdown boots as the new default", scenario_staged),
     ("6a", "power cuts during deploy: the next boot is always healthy", scenario_power_cuts_deploy),
     ("6b", "power cuts during finalize at shutdown: the next boot is always healthy", scenario_power_cuts_finalize),
+    ("7", "a plain deploy of an update keeps the kernel arguments and /etc changes", scenario_update_keeps_configuration),
 ]
 
 

@@ -42,6 +42,8 @@ public struct BootStatus: Codable, Sendable {
         public var created: String
         public var layout: MountLayout
         public var softwareAttempts: Int?
+        /// The merge deployment this one carried kernel arguments and /etc changes from.
+        public var mergedFrom: String? = nil
     }
 
     public struct ForeignEntry: Codable, Sendable {
@@ -72,7 +74,7 @@ extension DeploymentManager {
                          pinned: r.pinned, staged: r.qualifiedID == stagedID, entry: entry?.name.fileName,
                          triesLeft: entry?.name.counter?.left, triesDone: entry?.name.counter?.done, state: entry?.name.state,
                          kernelVersion: r.kernelVersion, kernelDir: r.kernelDir, kargs: r.kargs, created: r.created,
-                         layout: r.layout, softwareAttempts: attempts)
+                         layout: r.layout, softwareAttempts: attempts, mergedFrom: r.mergedFrom)
         }
         var problems = runProblems + cur.problems + cur.entries.ourErrors.map(\.description) + cur.entries.foreignErrors.map(\.description)
         for (i, o) in cur.entries.ours.enumerated() {

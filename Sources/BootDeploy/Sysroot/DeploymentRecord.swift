@@ -21,6 +21,9 @@ public struct DeploymentRecord: Codable, Sendable, Equatable {
     public var pinned: Bool
     public var created: String
     public var layout: MountLayout
+    /// The deployment whose kernel arguments and /etc changes this one carried over (the merge
+    /// deployment, `STATEROOT/ID`); nil when there was none or nothing was taken from it.
+    public var mergedFrom: String? = nil
 
     /// The parameter that names this deployment on the kernel command line.
     public var bootParameter: String { "bootdeploy=\(stateroot)/\(id)" }
