@@ -18,6 +18,9 @@ public struct DeployRequest: Sendable {
     public var digest: String?
     /// Keep a software boot counter for boot loaders that count nothing.
     public var softwareCounter: Bool
+    /// Boot without an initramfs: the entry runs the tree's early-boot binary, installed into the
+    /// physical root (EarlyBootInstall/), as `init=`.
+    public var noInitramfs = false
 
     public init(stateroot: String, tree: String, version: String? = nil, title: String? = nil, kargs: [String] = [],
                 tries: Int = 3, move: Bool = false, digest: String? = nil, softwareCounter: Bool = false) {
@@ -133,7 +136,8 @@ public final class DeploymentManager: @unchecked Sendable {
         guard req.tries >= 0 && req.tries <= 9 else { throw .refused("--tries must be 0...9 (the counter is written as one digit)") }
         let deployDir = try sysroot.deployDir(req.stateroot)
         let tree = try sys { () throws(SystemError) in try Directory.open(req.tree) }
-        let artifacts = try KernelStore.find(in: tree, treePath: req.tree)
+        let artifacts = try KernelStore.find(in: tree, treePath: req.tree, initramfs: !req.noInitramfs)
+        let earlyBoot = req.noInitramfs ? try EarlyBootBundle.collect(from: tree, treePath: req.tree) : nil
         let osRelease = OSRelease(tree: tree)
         let lock = try sysroot.lock()
         defer { withExtendedLifetime(lock) {} }
@@ -156,13 +160,15 @@ public final class DeploymentManager: @unchecked Sendable {
             stateroot: req.stateroot, id: id, version: version, title: title, digest: req.digest ?? artifacts.digest,
             kernelVersion: artifacts.kernelVersion, kernelDir: "bootdeploy/\(req.stateroot)/\(artifacts.digest)",
             hasDevicetree: artifacts.hasDevicetree, kargs: kargs, pinned: false, created: isoNow(),
-            layout: LayoutConfig.defaultLayout(stateroot: req.stateroot, id: id, extra: extra))
+            layout: LayoutConfig.defaultLayout(stateroot: req.stateroot, id: id, extra: extra), earlyBoot: earlyBoot?.ref)
 
         // 1. The tree, then its record: nothing on /boot names them yet, so a crash here leaves
         //    only garbage that cleanup removes.
         try placeTree(tree, path: req.tree, into: deployDir, id: id, move: req.move, stateroot: req.stateroot)
         var storedKernel: (path: String, written: Bool)? = nil
         do {
+            // The early-boot install before the record that names it (cleanup removes it otherwise).
+            if let earlyBoot { try earlyBoot.install(into: try sysroot.requireBase()) }
             try sys { () throws(SystemError) in try deployDir.replaceFile("\(id).json", record.encoded()) }
             if req.softwareCounter {
                 try sys { () throws(SystemError) in try deployDir.replaceFile("\(id).attempts", Array("0\n".utf8)) }
@@ -406,7 +412,7 @@ public final class DeploymentManager: @unchecked Sendable {
             try store.remove(k)
             removed.append(k)
         }
-        return removed
+        return removed + (try cleanupEarlyBoot(keeping: Array(cur.records.values)))
     }
 
     /// Edits the kernel arguments of a deployment (the default one unless named).
