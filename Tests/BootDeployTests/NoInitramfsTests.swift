@@ -112,13 +112,15 @@ struct NoInitramfsTests {
         try addEarlyBoot(m, tree: "a")
         let qid = try m.deploy(t, ["--no-initramfs"])
         let path = try #require((try record(m, qid)["earlyBoot"] as? [String: Any])?["path"] as? String)
-        // The physical root as the kernel sees it before init: only bootdeploy/ (the deployment's
-        // own tree is below it, but nothing resolves there).
+        // The physical root as the kernel sees it before init: bootdeploy/ and the empty mount points
+        // of the API filesystems (the deployment's own tree is below bootdeploy/, but nothing
+        // resolves there).
         let r = try run("/usr/sbin/chroot", [m.root, "/\(path)/bd-prepare-root", "--help"],
                         env: ["LD_LIBRARY_PATH": "/\(path)/lib"])
         #expect(r.ok, "\(r.status): \(r.stderr)")
         #expect(r.stdout.contains("usage: bd-prepare-root"), "\(r.stdout)")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: m.root).sorted() == ["bootdeploy"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: m.root).sorted() == ["bootdeploy", "dev", "proc", "run", "sys"])
+        for d in ["dev", "proc", "run", "sys"] { #expect(try FileManager.default.contentsOfDirectory(atPath: m.root + "/" + d).isEmpty) }
     }
 
     @Test("validate and status name a missing, damaged or stale install; install-init repairs and refreshes it; cleanup removes the old one")
@@ -145,6 +147,10 @@ struct NoInitramfsTests {
         try Data("x".utf8).write(to: URL(fileURLWithPath: installed + "/lib/libmount.so.1"))
         v = try m.bd("validate")
         #expect(v.status == 1 && v.stdout.contains("libmount.so.1 differs"), "\(v.stdout)")
+        r = try m.bd("install-init", [qid])
+        #expect(r.ok && r.stdout.contains("\(qid): installed /\(path)/bd-prepare-root") && !r.stdout.contains("entry updated"), "\(r.stdout)\(r.stderr)")
+        #expect(try m.bd("validate").ok, "the damaged install is replaced in place")
+        #expect(try m.ok("install-init").contains("already installed"))
 
         // Stale: the deployment's tree now carries another binary.
         let deployed = m.root + "/bootdeploy/os/deploy/" + qid.split(separator: "/")[1] + "/usr/lib/bootdeploy/bd-prepare-root"

@@ -168,7 +168,7 @@ public final class DeploymentManager: @unchecked Sendable {
         var storedKernel: (path: String, written: Bool)? = nil
         do {
             // The early-boot install before the record that names it (cleanup removes it otherwise).
-            if let earlyBoot { try earlyBoot.install(into: try sysroot.requireBase()) }
+            if let earlyBoot { try earlyBoot.install(into: sysroot) }
             try sys { () throws(SystemError) in try deployDir.replaceFile("\(id).json", record.encoded()) }
             if req.softwareCounter {
                 try sys { () throws(SystemError) in try deployDir.replaceFile("\(id).attempts", Array("0\n".utf8)) }

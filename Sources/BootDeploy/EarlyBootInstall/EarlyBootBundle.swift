@@ -106,17 +106,23 @@ struct EarlyBootBundle {
         return [(Self.binaryName, bin, 0o755)] + libraries.map { ("lib/\($0.name)", $0.bytes, 0o755) }
     }
 
-    /// Installs the bundle into `$SYSROOT/bootdeploy/early-boot/<digest>/` unless it is there: every
-    /// file written and flushed in `.<digest>.tmp/`, which is then renamed into place and its parent
-    /// flushed. A crash leaves either no install or a complete one (and a `.tmp` that cleanup removes).
-    /// Returns whether it was written now.
+    /// Installs the bundle into `$SYSROOT/bootdeploy/early-boot/<digest>/` unless an identical one is
+    /// there: every file written and flushed in `.<digest>.tmp/`, which is then renamed into place
+    /// (exchanged with a damaged install of the same name, which is removed after) and its parent
+    /// flushed. A crash leaves the old install or the new one whole under the final name, and a `.tmp`
+    /// that cleanup removes. Returns whether it was written now.
     @discardableResult
-    func install(into bootdeployDir: Directory) throws(BootDeployError) -> Bool {
+    func install(into sysroot: Sysroot) throws(BootDeployError) -> Bool {
         let files = try installedFiles()
+        let bootdeployDir = try sysroot.requireBase()
+        try Self.makeMountPoints(in: sysroot.root)
         return try sys { () throws(SystemError) -> Bool in
             try bootdeployDir.makeDirectory(Self.directory)
             let parent = try bootdeployDir.openDirectory(Self.directory)
-            if (try parent.kind(digest)) == .directory { return false }
+            let exists = (try parent.kind(digest)) == .directory
+            if exists, files.allSatisfy({ f in (try? parent.readFile("\(digest)/\(f.name)", limit: 256 << 20)) == f.bytes }) {
+                return false
+            }
             let tmp = ".\(digest).tmp"
             try parent.removeTree(tmp)
             try parent.makeDirectory(tmp)
@@ -125,10 +131,31 @@ struct EarlyBootBundle {
             for f in files { try t.writeFile(f.name, f.bytes, mode: f.mode) }
             if files.count > 1 { try t.openDirectory("lib").sync() }
             try t.sync()
-            try parent.rename(tmp, to: digest)
+            if exists {
+                try parent.rename(tmp, to: digest, exchange: true)
+                try parent.sync()
+                try parent.removeTree(tmp)
+            } else {
+                try parent.rename(tmp, to: digest)
+            }
             try parent.sync()
             try bootdeployDir.sync()
             return true
+        }
+    }
+
+    /// The directories the API filesystems are mounted on. The kernel runs init in the physical root,
+    /// and prepare-root needs /proc there before it can read the command line (devtmpfs on /dev for
+    /// the kernel log, /sys and /run are carried into the deployment the same way); an image-based
+    /// physical root often has none of them.
+    static let mountPoints = ["dev", "proc", "sys", "run"]
+
+    static func makeMountPoints(in root: Directory) throws(BootDeployError) {
+        let missing = mountPoints.filter { (try? root.kind($0)) == .missing }
+        if missing.isEmpty { return }
+        try sys { () throws(SystemError) in
+            for d in missing { try root.makeDirectory(d, mode: 0o755) }
+            try root.sync()
         }
     }
 

@@ -42,12 +42,11 @@ extension DeploymentManager {
                 targets.append(r)
             }
         }
-        let base = try sysroot.requireBase()
         var results: [EarlyBootInstallResult] = []
         var changed: [DeploymentRecord] = []
         for var r in targets {
             let bundle = try earlyBootBundle(of: r)
-            let written = try bundle.install(into: base)
+            let written = try bundle.install(into: sysroot)
             let moved = r.earlyBoot != bundle.ref
             if moved {
                 r.earlyBoot = bundle.ref
