@@ -87,7 +87,7 @@ struct EarlyBootBundle {
             }
         }
         libraries.sort { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
-        var h = SHA256()
+        let h = SHA256()
         h.update(Array("\(binaryName)\u{0}\(binary.count)\u{0}".utf8))
         h.update(binary)
         for l in libraries {

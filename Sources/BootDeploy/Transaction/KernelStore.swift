@@ -44,7 +44,7 @@ struct KernelStore {
         }
         let hasDT = (try? d.kind("devicetree")) == .file
         var a = Artifacts(kernelVersion: kver, modulesDir: d, hasDevicetree: hasDT, hasInitramfs: initramfs, digest: "")
-        var h = SHA256()
+        let h = SHA256()
         for f in files where a.stores(f) {
             let bytes = try sys { () throws(SystemError) in try d.readFile(f, limit: 1 << 30) }
             h.update(Array("\(f)\u{0}\(bytes.count)\u{0}".utf8))
