@@ -57,7 +57,8 @@ struct BootDeployCommand: ParsableCommand {
         commandName: "boot-deploy",
         abstract: "Deploy OS trees side by side and keep /boot's Boot Loader Spec entries correct through every change.",
         subcommands: [Init.self, Deploy.self, Status.self, Rollback.self, SetDefault.self, Pin.self, Unpin.self,
-                      Undeploy.self, Cleanup.self, Kargs.self, Validate.self, Finalize.self, PrepareRootCommand.self])
+                      Undeploy.self, Cleanup.self, Kargs.self, Validate.self, Finalize.self, PrepareRootCommand.self,
+                      InstallInit.self])
 
     struct Finalize: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -123,6 +124,7 @@ struct BootDeployCommand: ParsableCommand {
         @Flag(help: "Rename the tree into place instead of hard-linking it (same filesystem).") var move = false
         @Option(help: "The updater's digest of the content, kept in the record.") var digest: String?
         @Flag(help: "Keep a software boot counter (for boot loaders that count nothing).") var softwareCounter = false
+        @Flag(help: "Boot without an initramfs: the entry runs the tree's usr/lib/bootdeploy/bd-prepare-root, installed into the physical root, as init= (the kernel must drive the root's disk and filesystem without modules). Required for a tree without initramfs.img.") var noInitramfs = false
         @Flag(help: "Prepare everything now, write /boot at shutdown (boot-deploy finalize, run by bootdeploy-finalize.service).") var stage = false
         @Flag(help: "With --stage: do not finalize until 'boot-deploy finalize --unlock'.") var lockFinalization = false
         @Flag(help: "With --stage: do not start bootdeploy-finalize.service.") var noStartUnit = false
@@ -135,6 +137,7 @@ struct BootDeployCommand: ParsableCommand {
                                         move: move, digest: digest, softwareCounter: softwareCounter)
                 kargOptions.apply(to: &req)
                 let m = try roots.manager(cmdlineLimit: kargOptions.limit.cmdlineLimit)
+                req.noInitramfs = noInitramfs
                 if stage {
                     let s = try m.stage(req, locked: lockFinalization)
                     if !noStartUnit { startFinalizeUnit() }
@@ -202,7 +205,7 @@ struct BootDeployCommand: ParsableCommand {
             try guarded {
                 let r = try roots.manager().cleanup()
                 for d in r.deployments { print("removed deployment \(d)") }
-                for k in r.kernels { print("removed kernel \(k)") }
+                for k in r.kernels { print("removed \(k.hasPrefix("bootdeploy/early-boot/") ? "early-boot install" : "kernel") \(k)") }
                 for l in r.leftovers { print("removed leftover \(l)") }
             }
         }
@@ -294,6 +297,8 @@ enum StatusText {
             out += marks.isEmpty ? "\n" : "  [\(marks.joined(separator: ", "))]\n"
             out += "      \(d.title); entry \(d.entry ?? "-"); kernel \(d.kernelVersion)"
             out += d.mergedFrom.map { "; configuration from \($0)\n" } ?? "\n"
+            if let e = d.earlyBoot { out += "      no initramfs: init=\(e.initPath)\n" }
+            if let p = d.earlyBootProblem { out += "      PROBLEM \(p)\n" }
         }
         for f in s.foreignEntries { out += "  foreign \(f.file) \(f.title ?? "")\n" }
         for p in s.problems { out += "  PROBLEM \(p)\n" }
@@ -344,4 +349,31 @@ func reportEtcMerge(_ r: DeployResult) {
     guard let e = r.etcMerge else { return }
     for w in e.warnings { FileHandle.stderr("boot-deploy: warning: /etc merge: \(w)\n") }
     FileHandle.stderr("boot-deploy: \(e.localChanges.count) local /etc changes carried over from \(r.record.mergedFrom ?? "the merge deployment")\n")
+}
+
+/// `boot-deploy install-init`: (re)installs the early-boot binary of deployments that boot without
+/// an initramfs (docs/EARLYBOOT.md, "Booting without an initramfs").
+struct InstallInit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "install-init",
+        abstract: "Install the early-boot binary that deployments without an initramfs boot with (init=) into the physical root.",
+        discussion: """
+            deploy --no-initramfs installs it already; this command repairs or refreshes it. For each named \
+            deployment (default: every one deployed with --no-initramfs) it copies the deployment's own \
+            usr/lib/bootdeploy/bd-prepare-root, the libraries it loads and their loader into \
+            $SYSROOT/bootdeploy/early-boot/<digest>/ (written, flushed, then renamed into place). If the \
+            deployment's tree now makes another install than its entry names, the record and the entry move \
+            to it; the old install is removed by cleanup once no record names it. 'status' and 'validate' \
+            say when an install is missing, damaged or stale.
+            """)
+    @OptionGroup var roots: RootOptions
+    @Argument(help: "Deployments (ID or STATEROOT/ID).") var deployments: [String] = []
+    func run() throws {
+        try guarded {
+            for r in try roots.manager().installEarlyBoot(deployments) {
+                let what = r.written ? "installed" : "already installed"
+                print("\(r.deployment): \(what) \(r.ref.initPath)" + (r.changed ? " (entry updated)" : ""))
+            }
+        }
+    }
 }

@@ -25,6 +25,9 @@ public struct DeployRequest: Sendable {
     public var kargsDelete: [String] = []
     /// Merge the merge deployment's /etc changes into the new deployment (off for image builds).
     public var mergeEtc = true
+    /// Boot without an initramfs: the entry runs the tree's early-boot binary, installed into the
+    /// physical root (EarlyBootInstall/), as `init=`.
+    public var noInitramfs = false
 
     public init(stateroot: String, tree: String, version: String? = nil, title: String? = nil, kargs: [String] = [],
                 tries: Int = 3, move: Bool = false, digest: String? = nil, softwareCounter: Bool = false) {
@@ -145,7 +148,8 @@ public final class DeploymentManager: @unchecked Sendable {
         guard req.tries >= 0 && req.tries <= 9 else { throw .refused("--tries must be 0...9 (the counter is written as one digit)") }
         let deployDir = try sysroot.deployDir(req.stateroot)
         let tree = try sys { () throws(SystemError) in try Directory.open(req.tree) }
-        let artifacts = try KernelStore.find(in: tree, treePath: req.tree)
+        let artifacts = try KernelStore.find(in: tree, treePath: req.tree, initramfs: !req.noInitramfs)
+        let earlyBoot = req.noInitramfs ? try EarlyBootBundle.collect(from: tree, treePath: req.tree) : nil
         let osRelease = OSRelease(tree: tree)
         let lock = try sysroot.lock()
         defer { withExtendedLifetime(lock) {} }
@@ -167,7 +171,8 @@ public final class DeploymentManager: @unchecked Sendable {
             kernelVersion: artifacts.kernelVersion, kernelDir: "bootdeploy/\(req.stateroot)/\(artifacts.digest)",
             hasDevicetree: artifacts.hasDevicetree, kargs: kargs, pinned: false, created: isoNow(),
             layout: LayoutConfig.defaultLayout(stateroot: req.stateroot, id: id, extra: extra),
-            mergedFrom: req.kargsBase == .mergeDeployment || req.mergeEtc ? merge?.qualifiedID : nil)
+            mergedFrom: req.kargsBase == .mergeDeployment || req.mergeEtc ? merge?.qualifiedID : nil,
+            earlyBoot: earlyBoot?.ref)
         try checkCommandLine(record, origin: merge.map { "the arguments start from \($0.qualifiedID)'s; --karg-delete drops one" })
 
         // 1. The tree, then its record: nothing on /boot names them yet, so a crash here leaves
@@ -180,6 +185,8 @@ public final class DeploymentManager: @unchecked Sendable {
             if commitEntries && req.mergeEtc, let merge {
                 etcReport = try mergeEtc(from: merge, into: id, of: req.stateroot, in: deployDir)
             }
+            // The early-boot install before the record that names it (cleanup removes it otherwise).
+            if let earlyBoot { try earlyBoot.install(into: sysroot) }
             try sys { () throws(SystemError) in try deployDir.replaceFile("\(id).json", record.encoded()) }
             if req.softwareCounter {
                 try sys { () throws(SystemError) in try deployDir.replaceFile("\(id).attempts", Array("0\n".utf8)) }
@@ -422,7 +429,7 @@ public final class DeploymentManager: @unchecked Sendable {
             try store.remove(k)
             removed.append(k)
         }
-        return removed
+        return removed + (try cleanupEarlyBoot(keeping: Array(cur.records.values)))
     }
 
     /// Edits the kernel arguments of a deployment (the default one unless named).

@@ -81,6 +81,9 @@ public final class Sysroot: @unchecked Sendable {
     /// Creates the layout for a stateroot and its shared var/.
     public func initStateroot(_ name: String) throws(BootDeployError) {
         try Names.validate(name, kind: "stateroot")
+        if name == EarlyBootBundle.directory {
+            throw .invalidName(kind: "stateroot", value: name, reason: "reserved for the early-boot installs (bootdeploy/\(name)/)")
+        }
         try sys { () throws(SystemError) in
             try root.makeDirectory("bootdeploy", mode: 0o755)
             let b = try root.openDirectory("bootdeploy")
