@@ -133,6 +133,10 @@ struct UpdateInheritanceTests {
         let b = try m.ok("deploy", ["--stateroot", "os", "--tree", m.tree("b", kernel: "k2"),
                                     "--karg-proc-cmdline", "--cmdline-file", file, "--karg-delete", "quiet"])
         #expect(try kargs(m, b) == ["root=UUID=1234", "rw", "opt=\"a b\""])
+        // What the running command line holds is checked like any argument, naming where it came from.
+        try "root=x a=\"b quiet\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let bad = try m.bd("deploy", ["--stateroot", "os", "--tree", m.tree("d", kernel: "k4"), "--karg-proc-cmdline", "--cmdline-file", file])
+        #expect(bad.status == 1 && bad.stderr.contains("a=\\\"b") && bad.stderr.contains("start from \(file)"), "\(bad.stderr)")
         let both = try m.bd("deploy", ["--stateroot", "os", "--tree", m.tree("c", kernel: "k3"), "--karg-proc-cmdline", "--karg-none"])
         #expect(both.status != 0 && both.stderr.contains("exclude each other"), "\(both.stderr)")
     }

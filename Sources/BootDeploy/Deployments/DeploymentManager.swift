@@ -173,7 +173,7 @@ public final class DeploymentManager: @unchecked Sendable {
             layout: LayoutConfig.defaultLayout(stateroot: req.stateroot, id: id, extra: extra),
             mergedFrom: req.kargsBase == .mergeDeployment || req.mergeEtc ? merge?.qualifiedID : nil,
             earlyBoot: earlyBoot?.ref)
-        try checkCommandLine(record, origin: merge.map { "the arguments start from \($0.qualifiedID)'s; --karg-delete drops one" })
+        try checkCommandLine(record, origin: kargsOrigin(req, merge: merge))
 
         // 1. The tree, then its record: nothing on /boot names them yet, so a crash here leaves
         //    only garbage that cleanup removes.

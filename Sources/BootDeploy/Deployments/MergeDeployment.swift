@@ -76,6 +76,15 @@ extension DeploymentManager {
         return k.parameters
     }
 
+    /// Where the arguments a deploy did not get from its options came from, for messages.
+    func kargsOrigin(_ req: DeployRequest, merge: DeploymentRecord?) -> String? {
+        switch req.kargsBase {
+        case .mergeDeployment: merge.map { "the arguments start from \($0.qualifiedID)'s; --karg-delete drops one" }
+        case .none: nil
+        case .commandLine(let file): "the arguments start from \(file); --karg-delete drops one"
+        }
+    }
+
     /// `key=a b` as the kernel wants it (`key="a b"`). Anything with a quote is taken as written,
     /// so that validation sees exactly what would reach the kernel.
     static func normalized(_ spec: String) -> String {
