@@ -16,8 +16,8 @@ public struct TreeCopy {
     /// Copies the content of `source` into `target` (which must exist and be empty).
     public mutating func copyContents(of source: Directory, into target: Directory, relative: String = "",
                                       excluding: Set<String> = []) throws(SystemError) {
-        for name in try source.entries() where !excluding.contains(name) {
-            let rel = relative.isEmpty ? name : relative + "/" + name
+        for name in try source.entryNames() where !excluding.contains(name.text) {
+            let rel = relative.isEmpty ? name.text : relative + "/" + name.text
             let st = try source.status(name)
             switch st.st_mode & S_IFMT {
             case S_IFDIR:
@@ -35,11 +35,10 @@ public struct TreeCopy {
                 }
                 files += 1
             case S_IFLNK:
-                try target.symlink(try source.readLink(name), at: name)
+                try target.symlink(target: try source.readLinkTarget(name), at: name)
                 try applyMetadata(st, name, in: target, isLink: true)
             case S_IFCHR, S_IFBLK, S_IFIFO:
-                if let e = FaultInjection.gate("mknod", target.sub(name)) { throw SystemError("mknod", target.sub(name), e) }
-                try retryingOnInterrupt { mknodat(target.fd, name, st.st_mode, st.st_rdev) }.get("mknod", target.sub(name))
+                try target.makeNode(name, mode: st.st_mode, device: st.st_rdev)
                 try applyMetadata(st, name, in: target, isLink: false)
             default:
                 skipped.append("\(rel): socket or unknown file type")
@@ -47,7 +46,7 @@ public struct TreeCopy {
         }
     }
 
-    private func applyMetadata(_ st: stat, _ name: String, in dir: Directory, isLink: Bool) throws(SystemError) {
+    private func applyMetadata(_ st: stat, _ name: FileName, in dir: Directory, isLink: Bool) throws(SystemError) {
         try dir.setMetadata(name, uid: st.st_uid, gid: st.st_gid, mode: isLink ? nil : st.st_mode & 0o7777,
                             mtime: st.st_mtim, isSymlink: isLink)
     }
@@ -56,14 +55,7 @@ public struct TreeCopy {
 extension Directory {
     /// Sets owner, permission bits and modification time of `name` (not following symlinks).
     public func setMetadata(_ name: String, uid: uid_t, gid: gid_t, mode: mode_t?, mtime: timespec?, isSymlink: Bool) throws(SystemError) {
-        try retryingOnInterrupt { fchownat(fd, name, uid, gid, AT_SYMLINK_NOFOLLOW) }.get("chown", sub(name))
-        if let mode, !isSymlink {
-            try retryingOnInterrupt { fchmodat(fd, name, mode, 0) }.get("chmod", sub(name))
-        }
-        if let mtime {
-            var times = [mtime, mtime]
-            try retryingOnInterrupt { utimensat(fd, name, &times, AT_SYMLINK_NOFOLLOW) }.get("utimensat", sub(name))
-        }
+        try setMetadata(FileName(name), uid: uid, gid: gid, mode: mode, mtime: mtime, isSymlink: isSymlink)
     }
 
     /// The device number of the filesystem this directory is on.

@@ -714,6 +714,147 @@ def scenario_power_cuts_finalize(env, work):
     return power_cuts(env, work, finalize=True, rounds=3)
 
 
+# Scenario 7: an updater's plain `deploy` (no --karg, not staged) keeps the administrator's kernel
+# argument and /etc changes, and an untouched vendor file of /etc takes the update's version. 2 boots.
+def etc_files(version):
+    def mutate(tree):
+        required_good_service(tree)
+        put(os.path.join(tree, "etc/bdvm-edited.conf"), f"vendor {version}\n")
+        put(os.path.join(tree, "etc/bdvm-untouched.conf"), f"vendor {version}\n")
+    return mutate
+
+
+def scenario_update_keeps_configuration(env, work):
+    env.require("boot-deploy deploy", "boot-deploy kargs", "boot-deploy status", "boot-health", "dracut-module", "units")
+    st, v1 = factory(env, work, good_mutate=etc_files("1"))
+    tree = env.os_tree(work, "tree-v2", "2", etc_files("2"))
+    gtree = st.add_update_tree(tree, "v2")
+    shutil.rmtree(tree)
+    kargs = " ".join(shquote(x) for x in st.cmd("/sysroot", "/boot", "kargs", "--append", "bdvm.karg=kept", tool="boot-deploy"))
+    deploy = " ".join(shquote(x) for x in st.cmd("/sysroot", "/boot", "deploy", "--stateroot", st.STATEROOT,
+                                                  "--tree", gtree, "--version", "2", tool="boot-deploy"))
+    s = f"{kargs}\necho \"BDVM kargsDone=$?\"\n"
+    s += "echo admin > /etc/bdvm-edited.conf\necho added > /etc/bdvm-admin.conf\n"
+    s += f"{deploy}\necho \"BDVM deployDone=$?\"\nsync\n"
+    s += "touch /run/bdvm-no-poweroff\necho \"BDVM rebootRequested=1\"\nsystemctl reboot\n"
+    st.queue(s)
+    st.queue("echo \"BDVM etcEdited=$(cat /etc/bdvm-edited.conf 2>&1)\"\n"
+             "echo \"BDVM etcAdded=$(cat /etc/bdvm-admin.conf 2>&1)\"\n"
+             "echo \"BDVM etcUntouched=$(cat /etc/bdvm-untouched.conf 2>&1)\"\n")
+    st.make_disk()
+    b1 = st.boot()
+    first_boot_good(st, b1, v1)
+    check(b1.get("kargsDone") == "0", f"kargs --append failed in the guest: {b1.get('kargsDone')}")
+    check(b1.get("deployDone") == "0", f"the plain deploy of v2 failed in the guest: {b1.get('deployDone')}")
+    b2 = st.boot()
+    check(reached_report(b2), "the update's boot did not reach the report")
+    v2 = b2.get("booted")
+    check(v2 not in (None, "none", v1), f"the update should boot: {v2}")
+    words = b2.get("cmdline", "").split()
+    check("bdvm.karg=kept" in words, f"the appended karg is on the update's command line: {b2.get('cmdline')}")
+    check("console=ttyS0" in words and f"root=PARTUUID={vmlib.ROOT_PARTUUID}" in words,
+          f"the factory's kargs are inherited too: {b2.get('cmdline')}")
+    check(b2.get("etcEdited") == "admin", f"the edited /etc file keeps the edit: {b2.get('etcEdited')}")
+    check(b2.get("etcAdded") == "added", f"the added /etc file is there: {b2.get('etcAdded')}")
+    check(b2.get("etcUntouched") == "vendor 2",
+          f"an untouched vendor file has the update's version: {b2.get('etcUntouched')}")
+    ds = b2.get("deployStatus", "")
+    check(f'"mergedFrom" : "{v1}"' in ds or f'"mergedFrom":"{v1}"' in ds, f"status names the merge deployment: {ds[:300]}")
+
+
+# Scenario 8: no initramfs. The disk is NVMe, which Debian's cloud kernel drives (like ext4) without
+# modules; every entry boots bd-prepare-root from the physical root as init= (deploy --no-initramfs).
+# Boot 1: the factory deployment (deployed on the host) boots and is blessed; the guest's own boot-deploy
+# deploys an update without initramfs, then a second one whose deployment directory it removes.
+# Boot 2: that missing deployment: prepare-root fails, the kernel panics, systemd-boot counts the try.
+# Boot 3: systemd-boot falls back to the update, which boots through init= and is blessed.
+class NoInitramfsSetup(Setup):
+    def kargs(self):
+        # rootwait: NVMe is probed asynchronously; without an initramfs nothing else waits for the disk.
+        return (f"root=PARTUUID={vmlib.ROOT_PARTUUID} rootwait rootfstype=ext4 rw console=ttyS0 quiet loglevel=3 "
+                "systemd.show_status=error panic=5")
+
+    def deploy_args(self, tree, version, stage=False):
+        return super().deploy_args(tree, version, stage) + ["--no-initramfs"]
+
+    def make_disk(self):
+        m = super().make_disk()
+        m.nvme = True
+        return m
+
+
+def without_initramfs(tree):
+    required_good_service(tree)
+    for d, _, fs in os.walk(os.path.join(tree, "usr/lib/modules")):
+        if "initramfs.img" in fs:
+            os.unlink(os.path.join(d, "initramfs.img"))
+
+
+def scenario_no_initramfs(env, work):
+    env.require("boot-deploy deploy", "boot-deploy install-init", "boot-deploy status", "boot-health", "units")
+    st = NoInitramfsSetup(env, work)
+    plain = os.path.join(env.base, "initramfs-plain.img")   # copied in, then removed: no dracut run
+    v1tree = env.os_tree(work, "tree-v1", "1", without_initramfs, initramfs=plain)
+    st.initial(v1tree, "1")
+    shutil.rmtree(v1tree)
+    recs = st.records()
+    check(len(recs) == 1 and recs[0].get("earlyBoot"), f"one deployment without initramfs: {recs}")
+    v1 = dep_name(recs[0])
+    tree = env.os_tree(work, "tree-v2", "2", without_initramfs, initramfs=plain)
+    gtree = st.add_update_tree(tree, "v2")
+    shutil.rmtree(tree)
+    # What the guest reports on every boot that gets that far: the kernel log line of prepare-root in the
+    # journal, /dev, and boot-health's complaint about LoaderBootCountPath (none expected).
+    st.every_boot("echo \"BDVM kmsgLines=$(journalctl -k -b -o short --no-pager | grep -c 'bootdeploy-prepare-root')\"\n"
+                  "echo \"BDVM devFs=$(findmnt -n -o FSTYPE /dev)\"\n"
+                  "echo \"BDVM healthWarnings=$(journalctl -b -o cat --no-pager | grep -c 'LoaderBootCountPath names')\"\n")
+    dep = lambda version, *extra: " ".join(shquote(x) for x in st.cmd(
+        "/sysroot", "/boot", "deploy", *st.deploy_args(gtree, version), *extra, tool="boot-deploy"))
+    st.queue(f"{dep('2')} || exit 1\n"
+             f"v3=$({dep('3', '--tries', '1')}) || exit 1\n"
+             "echo \"BDVM missingDeployment=$v3\"\n"
+             "rm -rf \"/sysroot/bootdeploy/$(dirname $v3)/deploy/$(basename $v3)\"\n"
+             "sync\necho \"BDVM afterDeployEntries=$(ls /boot/loader/entries | tr '\\n' ' ')\"\n"
+             "touch /run/bdvm-no-poweroff\nsystemctl reboot\n")
+    st.make_disk()
+
+    def reported_fully(b, dep):
+        first_boot_good(st, b, dep)
+        bj = json.loads(b.get("bootedJson") or "{}")
+        check(f"{bj.get('stateroot')}/{bj.get('id')}" == dep, f"booted.json names {dep}: {bj}")
+        check((bj.get("loaderEntry") or "").startswith("bd-os-"), f"booted.json has the loader's entry (efivarfs): {bj}")
+        check(b.get("kmsgLines", "0") != "0", f"prepare-root's line is in the journal's kernel log: {b.get('kmsgLines')}")
+        check(b.get("devFs") == "devtmpfs", f"/dev is devtmpfs: {b.get('devFs')}")
+        check(b.get("healthWarnings") == "0", f"boot-health warned about LoaderBootCountPath: {b.get('healthWarnings')}")
+        check("initrd=" not in b.get("cmdline", "") and "init=/bootdeploy/early-boot/" in b.get("cmdline", ""),
+              f"booted through init= without initramfs: {b.get('cmdline')}")
+        check((b.get("rootSource") or "").startswith("/dev/nvme0n1p2["), f"root from NVMe: {b.get('rootSource')}")
+        check("vfat" in (b.get("bootMount") or ""), f"the ESP mounted at /boot later: {b.get('bootMount')}")
+        e = st.entry_of(dep)
+        check(isinstance(e, dict) and e["left"] is None, f"{dep} is blessed: {st.entries_names()}")
+        return bj
+
+    b1 = st.boot()
+    reported_fully(b1, v1)
+    v3 = b1.get("missingDeployment")
+    check(v3 and b1.get("actionDone"), f"the guest deployed the updates: {b1.get('missingDeployment')}")
+    b2 = st.boot()
+    check(not reached_report(b2), "a missing deployment must not boot")
+    check(f"bootdeploy-prepare-root: deployment {v3}" in b2.text and "does not exist" in b2.text,
+          "prepare-root says which deployment is missing, on the console")
+    check("Kernel panic" in b2.text, "and the kernel panics (the boot counter then falls back)")
+    e3 = st.entry_of(v3)
+    check(isinstance(e3, dict) and e3["left"] == 0, f"the missing deployment's only try is spent: {st.entries_names()}")
+    b3 = st.boot()
+    v2 = b3.get("booted")
+    check(v2 not in (None, "none", v1, v3), f"systemd-boot falls back to the update: {v2}")
+    bj = reported_fully(b3, v2)
+    check(re.match(r"bd-os-\d{3}\+2-1\.conf$", bj.get("loaderEntry") or ""), f"the update's counted try: {bj}")
+    ds = b3.get("deployStatus", "")
+    check('"earlyBootProblem"' not in ds and '"earlyBoot"' in ds, f"status: early-boot installs in place: {ds[:300]}")
+    return st.machine
+
+
 SCENARIOS = [
     ("0", "plain root= boot through OVMF and systemd-boot (harness self-test)", scenario_plain),
     ("1", "an update boots, its checks pass, its entry is blessed", scenario_update_blessed),
@@ -723,6 +864,8 @@ SCENARIOS = [
     ("5", "a staged update finalized at shutdown boots as the new default", scenario_staged),
     ("6a", "power cuts during deploy: the next boot is always healthy", scenario_power_cuts_deploy),
     ("6b", "power cuts during finalize at shutdown: the next boot is always healthy", scenario_power_cuts_finalize),
+    ("7", "a plain deploy of an update keeps the kernel arguments and /etc changes", scenario_update_keeps_configuration),
+    ("8", "no initramfs (NVMe, init=): an update deployed without initramfs boots and is blessed; a missing deployment falls back", scenario_no_initramfs),
 ]
 
 

@@ -7,17 +7,24 @@ struct KernelStore {
     let boot: BootPartition
 
     /// The boot artifacts of an OS tree: `usr/lib/modules/<kver>/{vmlinuz,initramfs.img[,devicetree]}`.
+    /// With `initramfs` false the tree's initramfs (if any) is neither required nor stored.
     struct Artifacts {
         var kernelVersion: String
         var modulesDir: Directory
         var hasDevicetree: Bool
+        /// false for a deployment that boots without an initramfs (`deploy --no-initramfs`).
+        var hasInitramfs = true
         var digest: String
+
+        func stores(_ file: String) -> Bool {
+            (file != "devicetree" || hasDevicetree) && (file != "initramfs.img" || hasInitramfs)
+        }
     }
 
     static let files = ["vmlinuz", "initramfs.img", "devicetree"]
 
     /// Finds the kernel in a tree. Exactly one kernel version must carry a vmlinuz.
-    static func find(in tree: Directory, treePath: String) throws(BootDeployError) -> Artifacts {
+    static func find(in tree: Directory, treePath: String, initramfs: Bool = true) throws(BootDeployError) -> Artifacts {
         guard (try? tree.kind("usr/lib/modules", followLinks: false)) == .directory else {
             throw .badInput(file: "\(treePath)/usr/lib/modules", line: 0, message: "the tree has no kernel (usr/lib/modules/<kver>/vmlinuz)")
         }
@@ -31,17 +38,20 @@ struct KernelStore {
         }
         let kver = kvers[0]
         let d = try sys { () throws(SystemError) in try mods.openDirectory(kver) }
-        guard (try? d.kind("initramfs.img")) == .file else {
-            throw .badInput(file: "\(treePath)/usr/lib/modules/\(kver)/initramfs.img", line: 0, message: "the tree has a kernel but no initramfs")
+        if initramfs && (try? d.kind("initramfs.img")) != .file {
+            throw .badInput(file: "\(treePath)/usr/lib/modules/\(kver)/initramfs.img", line: 0,
+                            message: "the tree has a kernel but no initramfs; to boot it without one (its kernel must drive the root's disk and filesystem without modules), deploy with --no-initramfs")
         }
         let hasDT = (try? d.kind("devicetree")) == .file
-        var h = SHA256()
-        for f in files where f != "devicetree" || hasDT {
+        var a = Artifacts(kernelVersion: kver, modulesDir: d, hasDevicetree: hasDT, hasInitramfs: initramfs, digest: "")
+        let h = SHA256()
+        for f in files where a.stores(f) {
             let bytes = try sys { () throws(SystemError) in try d.readFile(f, limit: 1 << 30) }
             h.update(Array("\(f)\u{0}\(bytes.count)\u{0}".utf8))
             h.update(bytes)
         }
-        return Artifacts(kernelVersion: kver, modulesDir: d, hasDevicetree: hasDT, digest: h.finalizeHex())
+        a.digest = h.finalizeHex()
+        return a
     }
 
     /// Makes sure the artifacts are on /boot; returns the directory relative to the boot root and
@@ -58,7 +68,7 @@ struct KernelStore {
                 try parent.removeTree(tmp)
                 try parent.makeDirectory(tmp)
                 let t = try parent.openDirectory(tmp)
-                for f in KernelStore.files where f != "devicetree" || a.hasDevicetree {
+                for f in KernelStore.files where a.stores(f) {
                     try t.copyFile(f, from: a.modulesDir, to: f, mode: 0o644)
                 }
                 try t.sync()
