@@ -21,6 +21,8 @@ let package = Package(
         .systemLibrary(name: "CMount", pkgConfig: "mount", providers: [.apt(["libmount-dev"])]),
         .systemLibrary(name: "CBlkid", pkgConfig: "blkid", providers: [.apt(["libblkid-dev"])]),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        // SHA-256 for content addressing; boot-deploy and boot-health only, never early boot.
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(
             name: "CBootDeployShim",
             cSettings: [.define("_GNU_SOURCE")]
@@ -35,7 +37,9 @@ let package = Package(
             dependencies: [
                 "CBootDeployShim", "CMount", "CBlkid",
                 .product(name: "SystemPackage", package: "swift-system"),
-            ]
+            ],
+            // The fault-injection seam (crash tests) is compiled into debug builds only.
+            swiftSettings: [.define("BOOTDEPLOY_FAULT_INJECTION", .when(configuration: .debug))]
         ),
         .target(
             name: "BootDeployEarlyBoot",
@@ -43,12 +47,12 @@ let package = Package(
         ),
         .target(
             name: "BootDeploy",
-            dependencies: ["BootDeploySystem", "BootDeployEarlyBoot"]
+            dependencies: ["BootDeploySystem", "BootDeployEarlyBoot", "CCrypto"]
         ),
         // Health needs the bus and the journal; kept apart so that boot-deploy's core does not.
         .target(
             name: "BootDeployHealth",
-            dependencies: ["BootDeploy", "CSystemdShim"]
+            dependencies: ["BootDeploy", "BootDeployEarlyBoot", "CSystemdShim"]
         ),
         .executableTarget(
             name: "boot-deploy",

@@ -1,14 +1,18 @@
 #!/bin/bash
 # Installs the Debian packages a make target needs, only those that are missing.
-# Usage: scripts/install-deps.sh build|check|demo|vm|bench
+# Usage: scripts/install-deps.sh build|check|demo|vm|bench|deb
 set -euo pipefail
-build=(pkg-config libmount-dev libblkid-dev libsystemd-dev)
+build=(pkg-config libmount-dev libblkid-dev libsystemd-dev libssl-dev)
 check=("${build[@]}" systemd systemd-boot systemd-boot-efi mtools dosfstools fdisk e2fsprogs xfsprogs util-linux
        strace dbus python3 python3-dbusmock libglib2.0-bin grub-common dracut-core cpio busybox-static kmod
-       binutils tzdata qemu-system-x86 ovmf)
+       binutils tzdata qemu-system-x86 ovmf prometheus-node-exporter)
 demo=("${build[@]}" python3 util-linux systemd-boot)
 vm=("${check[@]}" qemu-system-x86 ovmf debootstrap linux-image-cloud-amd64 dracut)
 bench=("${check[@]}" ostree ostree-boot hyperfine time)
+# make deb / make check-deb: debhelper and lintian build and check the package (Build-Depends of
+# debian/control plus the tools); the package test installs it into a copy of the VM suite's
+# Debian root and runs dracut there; node_exporter serves the metrics in the check suite.
+deb=("${build[@]}" git debhelper dpkg-dev fakeroot lintian man-db dracut-core)
 declare -n want="${1:?profile}"
 missing=()
 for p in "${want[@]}"; do

@@ -206,12 +206,6 @@ public enum PrepareRoot {
 
     // MARK: init=
 
-    /// The API filesystems prepare-root mounts as init when they are not mounted yet: /proc for
-    /// the command line and the mount table, /sys for the EFI variables, /run for booted.json.
-    static let apiFilesystems: [(dir: String, fstype: String, options: String?)] = [
-        ("proc", "proc", nil), ("sys", "sysfs", nil), ("run", "tmpfs", "mode=0755"),
-    ]
-
     /// Which API mounts to carry into the new root: those of /dev, /proc, /sys, /run that are
     /// mount points of the old root. Pure, for tests.
     public static func apiMounts(sysroot: String, table: [MountEntry]) -> [String] {
@@ -237,7 +231,7 @@ public enum PrepareRoot {
             guard (try? Directory.open(target, noFollow: true)) != nil else { continue }
             do {
                 try Mounts.mount(fstype: fs.fstype, source: fs.fstype, target: target, options: fs.options,
-                                 flags: UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC))
+                                 flags: UInt(fs.flags))
                 mountedHere.append(target)
             } catch {
                 undoAPI()
@@ -263,15 +257,18 @@ public enum PrepareRoot {
             guard (try? Directory.open(target, noFollow: true)) != nil else { continue }
             do {
                 try Mounts.mount(fstype: fs.fstype, source: fs.fstype, target: target, options: fs.options,
-                                 flags: UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC))
+                                 flags: UInt(fs.flags))
             } catch {
                 log.info("mounting \(fs.fstype) at \(target) in the new root: \(error); booting on without it")
             }
         }
-        do { try done.record.write(runDir: o.runDir) } catch {
+        var record = done.record
+        if record.loaderEntry == nil { record.loaderEntry = mountEFIVariables(efivars: o.efivars, log: log) }
+        do { try record.write(runDir: o.runDir) } catch {
             log.info("\(error.message); booting on without it")
         }
         log.info("\(done.name): deployment is the root, executing \(program)" + done.note)
+        dropEarlyBootEnvironment()
         let argv = [program] + o.initArguments
         var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) }
         cargs.append(nil)

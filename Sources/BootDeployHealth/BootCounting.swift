@@ -38,7 +38,8 @@ struct BootCounting {
         if let entries = try? BootEntries.load(boot: boot) {
             let mine = entries.files(of: deployment)
             let efi = EFIVariables.bootCountEntry(efivars: efivars)
-            if let efi, !mine.contains(efi), entries.files.contains(where: { $0.name == efi }) || !mine.isEmpty {
+            if let efi, !mine.contains(efi), !sameEntry(efi, asOneOf: mine),
+               entries.files.contains(where: { $0.name == efi }) || !mine.isEmpty {
                 c.warnings.append("LoaderBootCountPath names \(efi), which is not an entry of \(deployment); trusting bootdeploy= on the command line")
             }
             if !mine.isEmpty {
@@ -90,6 +91,14 @@ struct BootCounting {
             throw HealthError.invalid("no grubenv in \(boot) (looked for \(grubenvCandidates.joined(separator: ", ")))")
         }
         return c
+    }
+
+    /// Whether the boot loader's name for the booted entry (LoaderBootCountPath, which keeps the
+    /// name of this boot: `bd-os-001+2-1.conf`) is one of `names` under another counter: our own
+    /// bless or mark-bad renamed it (`bd-os-001.conf`, `bd-os-001+0-1.conf`) during this boot.
+    static func sameEntry(_ efi: String, asOneOf names: [String]) -> Bool {
+        guard let e = EntryFileName(efi) else { return false }
+        return names.contains { EntryFileName($0).map { $0.id == e.id && $0.suffix == e.suffix } ?? false }
     }
 
     /// The state the counter shows right now (`bad` set is the software backend's memory).

@@ -1,3 +1,4 @@
+import BootDeployEarlyBoot
 import BootDeploy
 import BootDeploySystem
 
@@ -8,27 +9,17 @@ public struct DeploymentRef: Sendable, Equatable, Codable, CustomStringConvertib
     public init(stateroot: String, id: String) { self.stateroot = stateroot; self.id = id }
     public var description: String { stateroot + "/" + id }
 
-    /// Names as docs/ON-DISK.md allows them: 1-64 of `[A-Za-z0-9._-]`, not starting with `.` or `-`.
-    static func validName(_ s: Substring) -> Bool {
-        guard (1...64).contains(s.count), let f = s.first, f != ".", f != "-" else { return false }
-        return s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "_" || $0 == "-") }
-    }
-
-    /// Parses the value of `bootdeploy=`; nil for anything malformed (`..`, extra slashes).
+    /// Parses the value of `bootdeploy=` with prepare-root's rules; nil for anything malformed.
     public init?(argument: String) {
-        let parts = argument.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, Self.validName(parts[0]), Self.validName(parts[1]) else { return nil }
-        stateroot = String(parts[0])
-        id = String(parts[1])
+        guard let name = try? DeploymentName(argument: argument) else { return nil }
+        stateroot = name.stateroot
+        id = name.id
     }
 
-    /// The last `bootdeploy=` on a kernel command line (the kernel, too, lets the last one win).
+    /// The last `bootdeploy=` on a kernel command line (the kernel, too, lets the last one win),
+    /// split and checked as prepare-root does; nil when there is none or it is malformed.
     public static func fromCommandLine(_ text: String) -> DeploymentRef? {
-        var found: DeploymentRef?
-        for word in text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" }) where word.hasPrefix("bootdeploy=") {
-            found = DeploymentRef(argument: String(word.dropFirst("bootdeploy=".count)))
-        }
-        return found
+        KernelCommandLine(text).last("bootdeploy").flatMap(DeploymentRef.init(argument:))
     }
 }
 

@@ -12,6 +12,7 @@ public struct CheckSpec: Sendable, Equatable {
 }
 
 /// What happened to one check; the shape is part of the status schema (docs/HEALTH.md).
+/// `name`, `path` and `output` are escaped (SafeText): they come from outside.
 public struct CheckResult: Sendable, Codable, Equatable {
     public enum Outcome: String, Sendable, Codable, Equatable { case passed, failed, timeout, skipped }
     public var name: String
@@ -22,51 +23,72 @@ public struct CheckResult: Sendable, Codable, Equatable {
     public var signal: Int32?
     public var durationMs: UInt64
     public var output: String
+    /// Set when the check was not run because of its owner, its mode or a directory on its path
+    /// (result `failed`): why.
+    public var refusal: String?
 }
 
 /// Finds and runs the check executables.
 ///
 /// Directories, highest priority first: each config dir's `check/<kind>.d/` (so `/etc/boot-health`
 /// masks `/usr/lib/boot-health`), then greenboot's `check/<kind>.d/` so that greenboot users move over
-/// unchanged. A name found twice runs once, from the first directory. Within a kind, checks run in
-/// name order.
+/// unchanged. A name is claimed by the first directory that has it, whatever it is there: an
+/// executable runs; `/dev/null`, an empty or a non-executable file masks it (nothing of that name
+/// runs); a subdirectory is ignored. Within a kind, checks run in name order.
 public struct CheckSet: Sendable {
     public var checks: [CheckSpec]
 
-    public static func discover(configDirs: [String], greenbootDirs: [String]) -> CheckSet {
+    public static func discover(configDirs: [String], greenbootDirs: [String]) throws -> CheckSet {
         var found: [CheckSpec] = []
         for kind in [CheckKind.required, .wanted] {
-            var seen: [String: CheckSpec] = [:]
-            for base in configDirs + greenbootDirs {
-                let dir = base + "/check/" + kind.rawValue + ".d"
-                guard let d = try? Directory.open(dir), let names = try? d.entries() else { continue }
-                for name in names where seen[name] == nil && !name.hasPrefix(".") {
-                    guard let st = try? d.status(name, followLinks: true), st.st_mode & S_IFMT == S_IFREG,
-                          st.st_mode & 0o111 != 0 else { continue }
-                    seen[name] = CheckSpec(name: name, path: dir + "/" + name, kind: kind)
+            for (name, path) in try claimedNames(configDirs.map { $0 + "/check/" + kind.rawValue + ".d" }
+                                                  + greenbootDirs.map { $0 + "/check/" + kind.rawValue + ".d" }) {
+                switch CheckFile.open(path) {
+                case .runnable(let fd): close(fd); found.append(CheckSpec(name: name, path: path, kind: kind))
+                case .masked, .ignored: continue
+                // Judged again when it would start: it ends as a refused or failed check there.
+                case .refused, .broken, .exhausted: found.append(CheckSpec(name: name, path: path, kind: kind))
                 }
             }
-            found += seen.values.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
         }
         return CheckSet(checks: found)
     }
 
+    /// Every non-hidden name of `dirs` (highest priority first) with the path of its first
+    /// occurrence, in name order. A directory that does not exist has no names; one that cannot be
+    /// read is an error (its checks would otherwise vanish without a word).
+    static func claimedNames(_ dirs: [String]) throws -> [(String, String)] {
+        var claimed: [String: String] = [:]
+        for dir in dirs {
+            guard let names = try ConfigFiles.listIfPresent(dir) else { continue }
+            for name in names where claimed[name] == nil && !name.hasPrefix(".") { claimed[name] = dir + "/" + name }
+        }
+        return claimed.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.map { ($0, claimed[$0]!) }
+    }
+
     /// Runs the required checks one after the other, stopping at the first failure (fail fast), then
-    /// the wanted ones side by side. Every check is bounded by `timeout` and by what is left of
-    /// `totalTimeout`; a check that would start after the total deadline is recorded as skipped.
-    public func run(timeout: TimeSpan, totalTimeout: TimeSpan) -> [CheckResult] {
-        let start = monotonicMicroseconds()
-        let totalDeadline = start + totalTimeout.microseconds
+    /// the wanted ones side by side, at most `parallelism` at once. Every check is bounded by
+    /// `timeout` from its own start and by `totalTimeout` from the start of the run; a check that
+    /// would start after that is recorded as skipped.
+    public func run(timeout: TimeSpan, totalTimeout: TimeSpan, parallelism: Int = 8) -> [CheckResult] {
+        execute(timeout: timeout, totalTimeout: totalTimeout, parallelism: parallelism).results
+    }
+
+    /// `run`, and the name of a required check that could not be started for want of descriptors or
+    /// processes (then the boot cannot be judged).
+    func execute(timeout: TimeSpan, totalTimeout: TimeSpan, parallelism: Int) -> (results: [CheckResult], shortage: String?) {
+        let totalDeadline = monotonicMicroseconds() &+ totalTimeout.microseconds
         var results: [CheckResult] = []
         var failed = false
+        var shortage: String?
         for check in checks where check.kind == .required {
-            let now = monotonicMicroseconds()
-            if failed || now >= totalDeadline {
-                results.append(skipped(check, why: failed ? "not run: an earlier required check failed" : "not run: TotalTimeout= reached"))
+            if failed {
+                results.append(skipped(check, why: "not run: an earlier required check failed"))
                 continue
             }
-            let outcome = ProcessRunner.run([ProcessJob(path: check.path, deadline: min(now + timeout.microseconds, totalDeadline))])[0]
-            let r = result(check, outcome)
+            let o = ProcessRunner.run([ProcessJob(path: check.path, timeout: timeout.microseconds)], notAfter: totalDeadline)[0]
+            if o.exhausted { shortage = shortage ?? "\(check.name): \(o.tail)" }
+            let r = result(check, o)
             if r.result != .passed { failed = true }
             results.append(r)
         }
@@ -74,42 +96,49 @@ public struct CheckSet: Sendable {
         if failed {
             results += wanted.map { skipped($0, why: "not run: a required check failed") }
         } else if !wanted.isEmpty {
-            let now = monotonicMicroseconds()
-            let deadline = min(now + timeout.microseconds, totalDeadline)
-            let outcomes = now >= totalDeadline ? [] : ProcessRunner.run(wanted.map { ProcessJob(path: $0.path, deadline: deadline) })
-            for (i, check) in wanted.enumerated() {
-                results.append(i < outcomes.count ? result(check, outcomes[i]) : skipped(check, why: "not run: TotalTimeout= reached"))
-            }
+            let outcomes = ProcessRunner.run(wanted.map { ProcessJob(path: $0.path, timeout: timeout.microseconds) },
+                                             parallel: parallelism, notAfter: totalDeadline)
+            for (i, check) in wanted.enumerated() { results.append(result(check, outcomes[i])) }
         }
-        return results
+        return (results, shortage)
     }
 
     private func skipped(_ c: CheckSpec, why: String) -> CheckResult {
-        CheckResult(name: c.name, kind: c.kind, path: c.path, result: .skipped, exitStatus: nil, signal: nil, durationMs: 0, output: why)
+        CheckResult(name: SafeText.escape(c.name), kind: c.kind, path: SafeText.escape(c.path), result: .skipped, exitStatus: nil,
+                    signal: nil, durationMs: 0, output: why)
     }
 
     private func result(_ c: CheckSpec, _ o: ProcessOutcome) -> CheckResult {
+        if o.notStarted { return skipped(c, why: "not run: TotalTimeout= reached") }
+        if o.masked != nil { return skipped(c, why: o.tail) }
         let outcome: CheckResult.Outcome = o.timedOut ? .timeout : (o.succeeded ? .passed : .failed)
-        return CheckResult(name: c.name, kind: c.kind, path: c.path, result: outcome, exitStatus: o.exitStatus,
-                           signal: o.signal, durationMs: o.durationMicroseconds / 1000, output: o.tail)
+        return CheckResult(name: SafeText.escape(c.name), kind: c.kind, path: SafeText.escape(c.path), result: outcome,
+                           exitStatus: o.exitStatus, signal: o.signal, durationMs: o.durationMicroseconds / 1000, output: o.tail,
+                           refusal: o.refusal)
     }
 }
 
 /// Runs the `green.d/` or `red.d/` hooks after a decision; their failures are logged, never acted on.
+/// They are found, masked and judged like checks.
 enum Hooks {
     static func run(_ which: String, configDirs: [String], greenbootDirs: [String], timeout: TimeSpan) -> [ProcessOutcome] {
-        var seen: [String: String] = [:]
-        for base in configDirs + greenbootDirs {
-            let dir = base + "/" + which + ".d"
-            guard let d = try? Directory.open(dir), let names = try? d.entries() else { continue }
-            for name in names where seen[name] == nil && !name.hasPrefix(".") {
-                guard let st = try? d.status(name, followLinks: true), st.st_mode & S_IFMT == S_IFREG, st.st_mode & 0o111 != 0 else { continue }
-                seen[name] = dir + "/" + name
-            }
+        let names: [(String, String)]
+        do {
+            names = try CheckSet.claimedNames((configDirs + greenbootDirs).map { $0 + "/" + which + ".d" })
+        } catch {
+            var o = ProcessOutcome()
+            o.spawnError = "\(error)"
+            o.tail = SafeText.escape("\(which).d: \(error)")
+            return [o]
         }
         var out: [ProcessOutcome] = []
-        for name in seen.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
-            out += ProcessRunner.run([ProcessJob(path: seen[name]!, deadline: monotonicMicroseconds() + timeout.microseconds)])
+        for (_, path) in names {
+            switch CheckFile.open(path) {
+            case .runnable(let fd): close(fd)
+            case .masked, .ignored: continue
+            case .refused, .broken, .exhausted: break  // ends below as a refusal or an error, which is logged
+            }
+            out += ProcessRunner.run([ProcessJob(path: path, timeout: timeout.microseconds)])
         }
         return out
     }

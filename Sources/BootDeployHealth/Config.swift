@@ -74,7 +74,8 @@ public struct ConfigError: Error, CustomStringConvertible, Sendable, Equatable {
     public var file: String
     public var line: Int
     public var message: String
-    public var description: String { "\(file):\(line): \(message)" }
+    /// The message quotes the file's own text: shown escaped (SafeText), one line.
+    public var description: String { "\(file)\(line > 0 ? ":\(line)" : ""): \(SafeText.escape(message))" }
 }
 
 /// A unit that must be active for the boot to count as healthy.
@@ -101,6 +102,8 @@ public struct HealthConfig: Sendable, Equatable {
     public var counter: CounterChoice = .auto
     public var defaultUnitTimeout = TimeSpan.seconds(90)
     public var units: [RequiredUnit] = []
+    /// How many checks may run at once (wanted checks; required ones run one by one).
+    public var parallelism = 8
     /// Unknown keys and sections: reported, never fatal, so that a newer config works with an older tool.
     public var warnings: [String] = []
 
@@ -112,22 +115,8 @@ public struct HealthConfig: Sendable, Equatable {
     /// Reads the configuration below `dirs`, which are given highest priority first
     /// (`/etc/boot-health`, `/usr/lib/boot-health`).
     public static func load(dirs: [String]) throws -> HealthConfig {
-        var files: [String] = []
-        for dir in dirs.reversed() where ((try? Directory.open(dir).kind("boot-health.conf", followLinks: true)) ?? .missing) == .file {
-            files.append(dir + "/boot-health.conf")
-        }
-        var dropins: [String: String] = [:]
-        for dir in dirs.reversed() {
-            guard let d = try? Directory.open(dir + "/boot-health.conf.d"), let names = try? d.entries() else { continue }
-            for name in names where name.hasSuffix(".conf") { dropins[name] = dir + "/boot-health.conf.d/" + name }
-        }
-        for name in dropins.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) { files.append(dropins[name]!) }
         var config = HealthConfig()
-        for file in files {
-            let slash = file.lastIndex(of: "/")!
-            let text = try Directory.open(String(file[..<slash])).readText(String(file[file.index(after: slash)...]))
-            try config.apply(text, file: file)
-        }
+        for (file, text) in try ConfigFiles.load(dirs: dirs) { try config.apply(text, file: file) }
         return config
     }
 
@@ -153,13 +142,16 @@ public struct HealthConfig: Sendable, Equatable {
                 }
                 section = String(line.dropFirst().dropLast())
                 if !["Checks", "Boot"].contains(section) && !section.hasPrefix("Unit:") {
-                    warnings.append("\(file):\(lineNo): unknown section [\(section)], ignored")
+                    warnings.append(SafeText.escape("\(file):\(lineNo): unknown section [\(section)], ignored"))
                 } else if section.hasPrefix("Unit:") {
                     let name = String(section.dropFirst(5))
                     guard Self.isUnitName(name) else {
                         throw ConfigError(file: file, line: lineNo, message: "bad unit name in [\(section)]")
                     }
                     if !units.contains(where: { $0.name == name }) { units.append(RequiredUnit(name: name, timeout: defaultUnitTimeout)) }
+                    guard units.count <= ConfigBounds.units else {
+                        throw ConfigError(file: file, line: lineNo, message: "more than \(ConfigBounds.units) required units")
+                    }
                 }
                 continue
             }
@@ -181,10 +173,13 @@ public struct HealthConfig: Sendable, Equatable {
         }
         func span() throws(ConfigError) -> TimeSpan {
             guard let t = TimeSpan(parsing: value), t.microseconds > 0 else { throw bad("expected a time span such as 30s, 5min, 1h 30s") }
+            // Every wait must end, and soon enough to matter: each key has a ceiling (ConfigBounds).
+            let limit = ConfigBounds.maximum(section: section, key: key)
+            guard t <= limit else { throw bad("more than the maximum \(limit)") }
             return t
         }
-        func count() throws(ConfigError) -> Int {
-            guard let n = Int(value), n >= 0, n <= 1000 else { throw bad("expected a number 0..1000") }
+        func count(_ range: ClosedRange<Int>) throws(ConfigError) -> Int {
+            guard let n = Int(value), range.contains(n) else { throw bad("expected a number \(range.lowerBound)..\(range.upperBound)") }
             return n
         }
         func bool() throws(ConfigError) -> Bool {
@@ -198,13 +193,11 @@ public struct HealthConfig: Sendable, Equatable {
         case ("Checks", "Timeout"): checkTimeout = try span()
         case ("Checks", "TotalTimeout"): totalTimeout = try span()
         case ("Boot", "StartupTimeout"): startupTimeout = try span()
-        case ("Boot", "MaxAttempts"):
-            let n = try count()
-            guard n >= 1 else { throw bad("at least 1") }
-            maxAttempts = n
+        case ("Boot", "MaxAttempts"): maxAttempts = try count(ConfigBounds.maxAttempts)
+        case ("Checks", "Parallelism"): parallelism = try count(ConfigBounds.parallelism)
         case ("Boot", "GracePeriod"): gracePeriod = try span()
         case ("Boot", "RebootOnFailure"): rebootOnFailure = try bool()
-        case ("Boot", "RebootLimitBurst"): rebootLimitBurst = try count()
+        case ("Boot", "RebootLimitBurst"): rebootLimitBurst = try count(ConfigBounds.rebootLimitBurst)
         case ("Boot", "RebootLimitInterval"): rebootLimitInterval = try span()
         case ("Boot", "Counter"):
             guard let c = CounterChoice(rawValue: value) else { throw bad("expected auto, bls, grubenv, software or none") }
@@ -215,13 +208,14 @@ public struct HealthConfig: Sendable, Equatable {
             for name in value.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init) {
                 guard Self.isUnitName(name) else { throw bad("'\(name)' is not a unit name") }
                 if !units.contains(where: { $0.name == name }) { units.append(RequiredUnit(name: name, timeout: defaultUnitTimeout)) }
+                guard units.count <= ConfigBounds.units else { throw bad("more than \(ConfigBounds.units) required units") }
             }
         case (let s, "Timeout") where s.hasPrefix("Unit:"):
             let name = String(s.dropFirst(5))
             let t = try span()
             if let i = units.firstIndex(where: { $0.name == name }) { units[i].timeout = t }
         default:
-            warnings.append("\(file):\(line): unknown key \(key)= in [\(section)], ignored")
+            warnings.append(SafeText.escape("\(file):\(line): unknown key \(key)= in [\(section)], ignored"))
         }
     }
 

@@ -98,19 +98,6 @@ public final class HealthService: @unchecked Sendable {
 
     // MARK: Small helpers
 
-    func bootedDeployment() throws -> DeploymentRef {
-        let text: String
-        do {
-            text = try Directory.open("/").readText(String(roots.cmdlineFile.drop(while: { $0 == "/" })))
-        } catch {
-            throw HealthError.invalid("cannot read the kernel command line \(roots.cmdlineFile): \(error)")
-        }
-        guard let d = DeploymentRef.fromCommandLine(text) else {
-            throw HealthError.invalid("\(roots.cmdlineFile) has no valid bootdeploy=<stateroot>/<id>: not booted into a BootDeploy deployment")
-        }
-        return d
-    }
-
     func takeLock() throws -> FileLock {
         let base: Directory
         do { base = try Directory.open(roots.sysroot).openDirectory("bootdeploy") } catch {
@@ -164,9 +151,8 @@ public final class HealthService: @unchecked Sendable {
 
     /// Runs the checks and reads the required units' states, changing nothing.
     public func check(useBus: Bool = true) throws -> CheckReport {
-        let d = try? bootedDeployment()
-        let results = CheckSet.discover(configDirs: roots.configDirs, greenbootDirs: roots.greenbootDirs)
-            .run(timeout: config.checkTimeout, totalTimeout: config.totalTimeout)
+        let d = try identifyBooted(verb: "check")
+        let results = try runChecks(d)
         var units: [HealthStatus.UnitResult] = []
         var warnings = config.warnings
         if !config.units.isEmpty && useBus {
@@ -180,13 +166,13 @@ public final class HealthService: @unchecked Sendable {
             }
         }
         let healthy = !results.contains { $0.kind == .required && $0.result != .passed } && !units.contains { $0.result != "passed" }
-        return CheckReport(deployment: d?.description, healthy: healthy, checks: results, units: units, warnings: warnings)
+        return CheckReport(deployment: d.description, healthy: healthy, checks: results, units: units, warnings: warnings)
     }
 
     // MARK: run
 
     public func run(phase: RunPhase) throws -> Decision {
-        let d = try bootedDeployment()
+        let d = try identifyBooted(verb: "run --phase \(phase.rawValue)", phase: phase)
         let started = wallClockSeconds()
         var checks: [CheckResult] = []
         var units: [HealthStatus.UnitResult] = []
@@ -198,6 +184,7 @@ public final class HealthService: @unchecked Sendable {
             var status = try store.load()
             let c = try counting(d, status)
             noteBoot(d, c, &status)
+            if phase != .bless { noteFinalizeFailure(&status) }
             try store.save(status)
             withExtendedLifetime(lock) {}
             // This boot was already judged bad (the check phase failed): nothing left to watch.
@@ -234,8 +221,7 @@ public final class HealthService: @unchecked Sendable {
 
         if failure == nil && (phase == .all || phase == .check) {
             ServiceNotify.status("running checks")
-            checks = CheckSet.discover(configDirs: roots.configDirs, greenbootDirs: roots.greenbootDirs)
-                .run(timeout: config.checkTimeout, totalTimeout: config.totalTimeout)
+            checks = try runChecks(d)
             for r in checks where r.result == .failed || r.result == .timeout {
                 let event: HealthEvent = r.result == .timeout ? .checkTimedOut : .checkFailed
                 log.log(event, "\(r.kind.rawValue) check \(r.name) \(r.result == .timeout ? "timed out after \(r.durationMs) ms" : "failed (exit \(r.exitStatus.map(String.init) ?? "signal \(r.signal ?? 0)"))"): \(r.output.suffix(400))",
@@ -414,7 +400,7 @@ public final class HealthService: @unchecked Sendable {
         withExtendedLifetime(lock) {}
         log.log(.blessed, "\(d): boot blessed (\(c.backend.rawValue): \(did))", fields: ["DEPLOYMENT": d.description, "COUNTER": c.backend.rawValue])
         for o in Hooks.run("green", configDirs: roots.configDirs, greenbootDirs: roots.greenbootDirs, timeout: hookTimeout()) where !o.succeeded {
-            log.warn("green.d hook failed: \(o.tail.suffix(200))")
+            log.log(o.refusal == nil ? .configWarning : .checkRefused, "green.d hook failed: \(o.tail.suffix(200))")
         }
         return Decision(decision: "blessed", reason: nil, rebootRequested: false, degraded: false, healthy: true)
     }
@@ -482,7 +468,7 @@ public final class HealthService: @unchecked Sendable {
         try store.save(status)
         withExtendedLifetime(lock) {}
         for o in Hooks.run("red", configDirs: roots.configDirs, greenbootDirs: roots.greenbootDirs, timeout: hookTimeout()) where !o.succeeded {
-            log.warn("red.d hook failed: \(o.tail.suffix(200))")
+            log.log(o.refusal == nil ? .configWarning : .checkRefused, "red.d hook failed: \(o.tail.suffix(200))")
         }
         if rebootRequested {
             let target = better.first.map(\.key) ?? "?"
@@ -502,11 +488,12 @@ public final class HealthService: @unchecked Sendable {
 
     /// Blesses by hand (`by: "manual"`), or as the bless unit after boot-complete.target (`"service"`).
     public func markGood(by: String = "manual") throws -> Decision {
-        try decideGood(try bootedDeployment(), by: by, run: nil)
+        try decideGood(try identifyBooted(verb: by == "manual" ? "mark-good" : "run --phase bless", phase: by == "manual" ? nil : .bless),
+                       by: by, run: nil)
     }
 
     public func markBad(reason: String?, reboot: Bool) throws -> Decision {
-        try decideBad(try bootedDeployment(), reason: reason ?? "marked bad by hand", by: "manual", reboot: reboot, bus: nil, run: nil)
+        try decideBad(try identifyBooted(verb: "mark-bad"), reason: SafeText.escape(reason ?? "marked bad by hand"), by: "manual", reboot: reboot, bus: nil, run: nil)
     }
 
     // MARK: status
@@ -515,7 +502,8 @@ public final class HealthService: @unchecked Sendable {
         let record = try store.load()
         var warnings: [String] = []
         var live: StatusReport.Live?
-        if let d = try? bootedDeployment() {
+        do {
+            let d = try knownBootedDeployment()
             do {
                 let c = try counting(d, record)
                 let f = c.counterFields
@@ -524,8 +512,8 @@ public final class HealthService: @unchecked Sendable {
             } catch {
                 warnings.append("booted deployment \(d): \(error)")
             }
-        } else {
-            warnings.append("\(roots.cmdlineFile) names no bootdeploy= deployment")
+        } catch {
+            warnings.append("booted deployment unknown, nothing judged: \(error)")
         }
         var deployments: [StatusReport.Deployment] = []
         do {

@@ -20,12 +20,16 @@ public enum HealthEvent: String, Sendable, CaseIterable {
     case attemptsExhausted = "0119fed2bcd347a4b57492e7e1a6b95a"
     case configWarning = "21c80257c5bf4ce9b0a2f9abb149d1ea"
     case finalizeFailed = "6bc704b52b8b40a3a3978a75d8635036"
+    /// A check was not run because of its owner, its mode or a directory on its path.
+    case checkRefused = "6ce3f97c8c5d4a6fa5114a219d33d4f7"
+    /// The booted deployment could not be identified: nothing judged, nothing changed.
+    case notJudged = "c9eabe151e084314b31c3de072ab4452"
 
     /// The journal priority of the event (syslog levels).
     var priority: Int {
         switch self {
         case .checksPassed, .blessed: return 5
-        case .checkFailed, .checkTimedOut, .markedBad, .unitFailedInGrace, .attemptsExhausted: return 3
+        case .checkFailed, .checkTimedOut, .markedBad, .unitFailedInGrace, .attemptsExhausted, .checkRefused, .notJudged: return 3
         case .degraded: return 2
         case .rebootRequested, .rebootRateLimited, .unitFailedAfterGrace, .startupTimeout, .finalizeFailed, .configWarning: return 4
         }
@@ -47,10 +51,13 @@ public struct HealthLog: Sendable {
         self.quiet = quiet
     }
 
-    public func log(_ event: HealthEvent, _ message: String, fields: [String: String] = [:]) {
+    public func log(_ event: HealthEvent, _ text: String, fields: [String: String] = [:]) {
+        // Whatever the message quotes (check output, names, config lines) never reaches the
+        // journal or a terminal raw (SafeText).
+        let message = SafeText.escape(text, .multiLine)
         var list = ["MESSAGE=\(message)", "MESSAGE_ID=\(event.rawValue)", "PRIORITY=\(event.priority)",
                     "SYSLOG_IDENTIFIER=boot-health"]
-        for (k, v) in fields.sorted(by: { $0.key < $1.key }) { list.append("BOOT_HEALTH_\(k)=\(v)") }
+        for (k, v) in fields.sorted(by: { $0.key < $1.key }) { list.append("BOOT_HEALTH_\(k)=\(SafeText.escape(v))") }
         if access(journalSocket, F_OK) == 0 {
             let ptrs = list.map { strdup($0) }
             defer { for p in ptrs { free(p) } }
@@ -77,6 +84,7 @@ public struct HealthLog: Sendable {
 
 /// sd_notify, a no-op outside a Type=notify service.
 public enum ServiceNotify {
-    public static func ready(_ status: String) { _ = bd_sd_notify("READY=1\nSTATUS=\(status)") }
-    public static func status(_ status: String) { _ = bd_sd_notify("STATUS=\(status)") }
+    /// `status` is one line: a newline in it would start another notify assignment.
+    public static func ready(_ status: String) { _ = bd_sd_notify("READY=1\nSTATUS=\(SafeText.escape(status))") }
+    public static func status(_ status: String) { _ = bd_sd_notify("STATUS=\(SafeText.escape(status))") }
 }

@@ -21,6 +21,10 @@ public struct HealthStatus: Codable, Sendable, Equatable {
     public var reboots: [Int64] = []
     /// Deployments marked bad (`stateroot/id`), for counters that cannot say so themselves.
     public var bad: [String] = []
+    /// Events counted since the record began, per stateroot and event: `{"os": {"rollback": 2}}`.
+    /// Unlike `history` they never shrink, so the fleet report can export them as Prometheus
+    /// counters. Absent from records written before they existed: then seeded from the history.
+    public var totals: [String: [String: Int]]?
 
     public static let historyLimit = 100
 
@@ -63,7 +67,8 @@ public struct HealthStatus: Codable, Sendable, Equatable {
         public var at: Int64
         public var stateroot: String
         public var id: String
-        /// `blessed`, `marked-bad`, `rollback`, `degraded`, `reboot-rate-limited`, `failure-after-grace`.
+        /// `blessed`, `marked-bad`, `rollback`, `degraded`, `reboot-rate-limited`, `failure-after-grace`,
+        /// `finalize-failed` (the last shutdown did not install the staged update).
         public var event: String
         public var reason: String?
         public var rebootRequested: Bool
@@ -72,9 +77,22 @@ public struct HealthStatus: Codable, Sendable, Equatable {
     }
 
     mutating func record(_ e: HistoryEvent) {
+        var t = totals ?? Self.counted(history)
+        t[e.stateroot, default: [:]][e.event, default: 0] += 1
+        totals = t
         history.append(e)
         if history.count > Self.historyLimit { history.removeFirst(history.count - Self.historyLimit) }
     }
+
+    /// The totals a record without `totals` starts from: what its history still shows.
+    static func counted(_ events: [HistoryEvent]) -> [String: [String: Int]] {
+        var t: [String: [String: Int]] = [:]
+        for e in events { t[e.stateroot, default: [:]][e.event, default: 0] += 1 }
+        return t
+    }
+
+    /// `totals`, or for an older record the counts of its history.
+    public var effectiveTotals: [String: [String: Int]] { totals ?? Self.counted(history) }
 }
 
 /// Reading and writing `status.json` below `$SYSROOT/bootdeploy/health/`.

@@ -33,9 +33,7 @@ public final class Directory: @unchecked Sendable {
     /// Opens a directory below this one. `name` may contain `/`; with `noFollow` only the last
     /// component is protected against symlinks.
     public func openDirectory(_ name: String, noFollow: Bool = true) throws(SystemError) -> Directory {
-        let flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (noFollow ? O_NOFOLLOW : 0)
-        let fd = try retryingOnInterrupt { openat(self.fd, name, flags) }.get("open", sub(name))
-        return Directory(fd: fd, path: sub(name))
+        try openDirectory(FileName(name), noFollow: noFollow)
     }
 
     /// Creates `name/` (and missing parents when `parents`); an existing directory is fine.
@@ -48,13 +46,7 @@ public final class Directory: @unchecked Sendable {
             }
             return
         }
-        if (try? kind(name, followLinks: false)) == .directory { return }
-        if let e = FaultInjection.gate("mkdir", sub(name)) { throw SystemError("mkdir", sub(name), e) }
-        switch retryingOnInterrupt({ mkdirat(fd, name, mode) }) {
-        case .success: return
-        case .failure(let e) where e == .fileExists && (try? kind(name, followLinks: false)) == .directory: return
-        case .failure(let e): throw SystemError("mkdir", sub(name), e)
-        }
+        try makeDirectory(FileName(name), mode: mode)
     }
 
     // MARK: Reading
@@ -63,28 +55,14 @@ public final class Directory: @unchecked Sendable {
 
     /// What `name` is, without following a final symlink unless asked.
     public func kind(_ name: String, followLinks: Bool = false) throws(SystemError) -> Kind {
-        var st = stat()
-        let r = fstatat(fd, name, &st, followLinks ? 0 : AT_SYMLINK_NOFOLLOW)
-        if r != 0 {
-            let e = Errno(rawValue: Glibc.errno)
-            if e == .noSuchFileOrDirectory || e == .notDirectory { return .missing }
-            throw SystemError("stat", sub(name), e)
-        }
-        switch st.st_mode & S_IFMT {
-        case S_IFREG: return .file
-        case S_IFDIR: return .directory
-        case S_IFLNK: return .symlink
-        default: return .other
-        }
+        try kind(FileName(name), followLinks: followLinks)
     }
 
     public func exists(_ name: String) -> Bool { ((try? kind(name)) ?? .missing) != .missing }
 
     /// `stat` of `name` (not following a final symlink).
     public func status(_ name: String, followLinks: Bool = false) throws(SystemError) -> stat {
-        var st = stat()
-        try retryingOnInterrupt { fstatat(fd, name, &st, followLinks ? 0 : AT_SYMLINK_NOFOLLOW) }.get("stat", sub(name))
-        return st
+        try status(FileName(name), followLinks: followLinks)
     }
 
     /// The whole content of a regular file below this directory.
@@ -127,10 +105,10 @@ public final class Directory: @unchecked Sendable {
         return names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
 
+    /// A symlink's target as text (bytes that are not UTF-8 are repaired: use `readLinkTarget` to
+    /// reproduce a link).
     public func readLink(_ name: String) throws(SystemError) -> String {
-        var buf = [CChar](repeating: 0, count: 4097)
-        let n = try retryingOnInterrupt { readlinkat(fd, name, &buf, 4096) }.get("readlink", sub(name))
-        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        String(decoding: try readLinkTarget(FileName(name)), as: UTF8.self)
     }
 
     /// The `statfs` magic of the filesystem this directory is on.
@@ -188,23 +166,22 @@ public final class Directory: @unchecked Sendable {
     }
 
     public func symlink(_ target: String, at name: String) throws(SystemError) {
-        if let e = FaultInjection.gate("symlink", sub(name)) { throw SystemError("symlink", sub(name), e) }
-        try retryingOnInterrupt { symlinkat(target, fd, name) }.get("symlink", sub(name))
+        try symlink(target: Array(target.utf8), at: FileName(name))
     }
 
     /// Hard-links `from` (below this directory) to `to` below `target`.
     public func link(_ from: String, to: String, in target: Directory? = nil) throws(SystemError) {
-        let dst = target ?? self
-        let label = "\(sub(from)), \(dst.sub(to))"
-        if let e = FaultInjection.gate("link", label) { throw SystemError("link", label, e) }
-        try retryingOnInterrupt { linkat(fd, from, dst.fd, to, 0) }.get("link", label)
+        try link(FileName(from), to: FileName(to), in: target)
     }
 
     /// Removes a file or an empty directory. A missing name is not an error when `missingOK`.
     public func remove(_ name: String, directory: Bool = false, missingOK: Bool = true) throws(SystemError) {
-        if missingOK && !exists(name) { return }
-        if let e = FaultInjection.gate("unlink", sub(name)) { throw SystemError("unlink", sub(name), e) }
-        try retryingOnInterrupt { unlinkat(fd, name, directory ? AT_REMOVEDIR : 0) }.get("unlink", sub(name))
+        try remove(FileName(name), directory: directory, missingOK: missingOK)
+    }
+
+    /// Removes `name` and everything below it, never following symlinks (names below as bytes).
+    public func removeTree(_ name: String) throws(SystemError) {
+        try removeTree(FileName(name))
     }
 
     /// Flushes this directory's own entries (names created, renamed or removed in it).
@@ -230,29 +207,7 @@ public final class Directory: @unchecked Sendable {
 
     /// Copies a regular file from `source` (below `from`) to `name` here, flushing it.
     public func copyFile(_ source: String, from: Directory, to name: String, mode: mode_t? = nil, sync: Bool = true) throws(SystemError) {
-        let src = try retryingOnInterrupt { openat(from.fd, source, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) }.get("open", from.sub(source))
-        defer { close(src) }
-        var st = stat()
-        try retryingOnInterrupt { fstat(src, &st) }.get("fstat", from.sub(source))
-        if let e = FaultInjection.gate("create", sub(name)) { throw SystemError("open", sub(name), e) }
-        let dst = try retryingOnInterrupt {
-            openat(fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode ?? (st.st_mode & 0o7777))
-        }.get("open", sub(name))
-        defer { close(dst) }
-        var buf = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = try retryingOnInterrupt { buf.withUnsafeMutableBytes { read(src, $0.baseAddress, $0.count) } }.get("read", from.sub(source))
-            if n == 0 { break }
-            var off = 0
-            while off < n {
-                if let e = FaultInjection.gate("write", sub(name)) { throw SystemError("write", sub(name), e) }
-                let w = try retryingOnInterrupt { buf.withUnsafeBytes { write(dst, $0.baseAddress! + off, n - off) } }.get("write", sub(name))
-                off += w
-            }
-        }
-        if !sync { return }
-        if let e = FaultInjection.gate("fsync", sub(name)) { throw SystemError("fsync", sub(name), e) }
-        try retryingOnInterrupt { fsync(dst) }.get("fsync", sub(name))
+        try copyFile(FileName(source), from: from, to: FileName(name), mode: mode, sync: sync)
     }
 
     // MARK: Locking

@@ -11,6 +11,10 @@ import SystemPackage
 /// - `BOOTDEPLOY_FAULT_MODE=error|kill` — it fails with EIO (default) or the process dies by SIGKILL;
 /// - `BOOTDEPLOY_FAULT_TRACE=FILE` — every mutating call is appended to FILE, one line each
 ///   (`N op path`), which is how a test learns how many crash points an operation has.
+///
+/// The seam exists only in builds with `BOOTDEPLOY_FAULT_INJECTION` defined (Package.swift defines it
+/// for debug builds, which the tests run): a release binary — and above all `bd-prepare-root`, which
+/// runs as PID 1 — neither reads these variables nor counts its calls.
 public enum FaultInjection {
     public enum Mode: Sendable { case error, kill }
 
@@ -21,6 +25,7 @@ public enum FaultInjection {
         var traceFD: Int32 = -1
     }
 
+    #if BOOTDEPLOY_FAULT_INJECTION
     nonisolated(unsafe) static var state: State = {
         var s = State()
         if let v = getenv("BOOTDEPLOY_FAULT_AT"), let n = Int(String(cString: v)), n > 0 { s.failAt = n }
@@ -33,10 +38,15 @@ public enum FaultInjection {
 
     /// Number of mutating calls seen so far in this process.
     public static var count: Int { state.counter }
+    #else
+    /// Release builds count nothing.
+    public static var count: Int { 0 }
+    #endif
 
     /// Called before each mutating syscall. Returns an error when this call is the one to fail.
     @inline(__always)
     static func gate(_ operation: String, _ path: String) -> Errno? {
+        #if BOOTDEPLOY_FAULT_INJECTION
         state.counter += 1
         let n = state.counter
         if state.traceFD >= 0 {
@@ -50,5 +60,8 @@ public enum FaultInjection {
             kill(getpid(), SIGKILL)
             return .ioError
         }
+        #else
+        return nil
+        #endif
     }
 }

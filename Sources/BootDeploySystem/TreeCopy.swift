@@ -21,13 +21,13 @@ public struct TreeCopy {
         struct Frame {
             var sourceParent: DirectoryIdentity, targetParent: DirectoryIdentity
             var sourcePath: String, targetPath: String
-            var name: String, st: stat, names: [String]
+            var name: FileName, st: stat, names: [FileName]
         }
         var stack: [Frame] = []
         var src = source, tgt = target
-        var names = Array(try source.entries().filter { !excluding.contains($0) }.reversed())
-        func rel(_ name: String) -> String {
-            (([relative] + stack.map(\.name)).filter { !$0.isEmpty } + [name]).joined(separator: "/")
+        var names = Array(try source.entryNames().filter { !excluding.contains($0.text) }.reversed())
+        func rel(_ name: FileName) -> String {
+            (([relative] + stack.map(\.name.text)).filter { !$0.isEmpty } + [name.text]).joined(separator: "/")
         }
         while true {
             guard let name = names.popLast() else {
@@ -50,7 +50,7 @@ public struct TreeCopy {
                                    sourcePath: src.path, targetPath: tgt.path, name: name, st: st, names: names))
                 src = s
                 tgt = t
-                names = Array(try s.entries().reversed())
+                names = Array(try s.entryNames().reversed())
             case S_IFREG:
                 if link {
                     try src.link(name, to: name, in: tgt)
@@ -60,11 +60,10 @@ public struct TreeCopy {
                 }
                 files += 1
             case S_IFLNK:
-                try tgt.symlink(try src.readLink(name), at: name)
+                try tgt.symlink(target: try src.readLinkTarget(name), at: name)
                 try applyMetadata(st, name, in: tgt, isLink: true)
             case S_IFCHR, S_IFBLK, S_IFIFO:
-                if let e = FaultInjection.gate("mknod", tgt.sub(name)) { throw SystemError("mknod", tgt.sub(name), e) }
-                try retryingOnInterrupt { mknodat(tgt.fd, name, st.st_mode, st.st_rdev) }.get("mknod", tgt.sub(name))
+                try tgt.makeNode(name, mode: st.st_mode, device: st.st_rdev)
                 try applyMetadata(st, name, in: tgt, isLink: false)
             default:
                 skipped.append("\(rel(name)): socket or unknown file type")
@@ -72,7 +71,7 @@ public struct TreeCopy {
         }
     }
 
-    private func applyMetadata(_ st: stat, _ name: String, in dir: Directory, isLink: Bool) throws(SystemError) {
+    private func applyMetadata(_ st: stat, _ name: FileName, in dir: Directory, isLink: Bool) throws(SystemError) {
         try dir.setMetadata(name, uid: st.st_uid, gid: st.st_gid, mode: isLink ? nil : st.st_mode & 0o7777,
                             mtime: st.st_mtim, isSymlink: isLink)
     }
@@ -81,14 +80,7 @@ public struct TreeCopy {
 extension Directory {
     /// Sets owner, permission bits and modification time of `name` (not following symlinks).
     public func setMetadata(_ name: String, uid: uid_t, gid: gid_t, mode: mode_t?, mtime: timespec?, isSymlink: Bool) throws(SystemError) {
-        try retryingOnInterrupt { fchownat(fd, name, uid, gid, AT_SYMLINK_NOFOLLOW) }.get("chown", sub(name))
-        if let mode, !isSymlink {
-            try retryingOnInterrupt { fchmodat(fd, name, mode, 0) }.get("chmod", sub(name))
-        }
-        if let mtime {
-            var times = [mtime, mtime]
-            try retryingOnInterrupt { utimensat(fd, name, &times, AT_SYMLINK_NOFOLLOW) }.get("utimensat", sub(name))
-        }
+        try setMetadata(FileName(name), uid: uid, gid: gid, mode: mode, mtime: mtime, isSymlink: isSymlink)
     }
 
     /// The device number of the filesystem this directory is on.

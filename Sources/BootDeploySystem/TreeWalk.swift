@@ -38,9 +38,9 @@ extension Directory {
 
     /// The child directory `name` for a walk. Deep below the walk's root the path is abbreviated
     /// (it is only for messages), so that a deep walk does not build ever longer strings.
-    func walkDown(_ name: String, depth: Int, root: Directory) throws(SystemError) -> Directory {
-        let fd = try retryingOnInterrupt { openat(self.fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW) }.get("open", sub(name))
-        return Directory(fd: fd, path: depth < 64 ? sub(name) : root.sub("…(\(depth) levels down)…/\(name)"))
+    func walkDown(_ name: FileName, depth: Int, root: Directory) throws(SystemError) -> Directory {
+        let fd = try name.withCString { p in retryingOnInterrupt { openat(self.fd, p, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW) } }.get("open", sub(name))
+        return Directory(fd: fd, path: depth < 64 ? sub(name) : root.sub("…(\(depth) levels down)…/\(name.text)"))
     }
 
     /// Back to the parent a walk came from, which must be `expected`.
@@ -55,17 +55,18 @@ extension Directory {
 }
 
 extension Directory {
-    /// Removes `name` and everything below it, never following symlinks, at any depth.
-    public func removeTree(_ name: String) throws(SystemError) {
+    /// Removes `name` and everything below it, never following symlinks, at any depth; names are
+    /// bytes.
+    public func removeTree(_ name: FileName) throws(SystemError) {
         switch try kind(name) {
         case .missing: return
         case .directory: break
         default: return try remove(name)
         }
-        struct Frame { var parent: DirectoryIdentity; var parentPath: String; var name: String; var names: [String] }
+        struct Frame { var parent: DirectoryIdentity; var parentPath: String; var name: FileName; var names: [FileName] }
         var stack: [Frame] = []
         var current = try walkDown(name, depth: 0, root: self)
-        var names = try current.entries()
+        var names = try current.entryNames()
         var parentID = try DirectoryIdentity(self)
         var parentPath = path
         var here = name
@@ -77,7 +78,7 @@ extension Directory {
                     parentPath = current.path
                     let next = try current.walkDown(child, depth: stack.count, root: self)
                     current = next
-                    names = try current.entries()
+                    names = try current.entryNames()
                     here = child
                 } else {
                     try current.remove(child)

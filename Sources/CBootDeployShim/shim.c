@@ -59,3 +59,5 @@ __attribute__((constructor)) static void bd_capture_arguments(int argc, char **a
 }
 int bd_saved_argc(void) { return bd_argc_saved; }
 char **bd_saved_argv(void) { return bd_argv_saved; }
+
+int bd_finit_module(int fd) { return (int)syscall(SYS_finit_module, fd, "", 0); }

@@ -39,6 +39,57 @@ int bd_child_exited(pid_t pid) {
 
 int bd_pipe_cloexec_nonblock(int fds[2]) { return pipe2(fds, O_CLOEXEC | O_NONBLOCK); }
 
+int bd_o_path(void) { return O_PATH; }
+
+pid_t bd_spawn_checked(int exec_fd, char *const argv[], char *const envp[], int out_fd) {
+    int err[2];
+    if (pipe2(err, O_CLOEXEC) < 0) return -errno;
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(err[0]);
+        close(err[1]);
+        return -e;
+    }
+    if (pid == 0) {
+        /* Only async-signal-safe calls from here on. */
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        for (int s = 1; s < NSIG; s++) if (s != SIGKILL && s != SIGSTOP) sigaction(s, &dfl, NULL);
+        setpgid(0, 0);
+        /* Above 3, so that the dup2s below cannot overwrite them. */
+        int e = fcntl(exec_fd, F_DUPFD, 4), o = fcntl(out_fd, F_DUPFD, 4), w = fcntl(err[1], F_DUPFD_CLOEXEC, 4);
+        int n = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (e < 0 || o < 0 || w < 0 || n < 0) goto fail;
+        if (dup2(n, 0) < 0 || dup2(o, 1) < 0 || dup2(o, 2) < 0 || dup2(e, 3) < 0) goto fail;
+        /* Nothing else of ours is inherited: close everything above 3 but the error pipe. */
+        if (w > 4) syscall(SYS_close_range, 4, w - 1, 0);
+        syscall(SYS_close_range, w + 1, ~0U, 0);
+        syscall(SYS_execveat, 3, "", argv, envp, AT_EMPTY_PATH);
+    fail:;
+        int code = errno;
+        /* Report through whichever copy of the error pipe is still open. */
+        ssize_t r = write(w >= 0 ? w : err[1], &code, sizeof code);
+        (void)r;
+        _exit(127);
+    }
+    close(err[1]);
+    int code = 0;
+    ssize_t r;
+    do r = read(err[0], &code, sizeof code); while (r < 0 && errno == EINTR);
+    close(err[0]);
+    if (r == (ssize_t)sizeof code) {
+        int st;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+        return -code;
+    }
+    return pid;
+}
+
 /* ---- sd-bus ---- */
 
 #define BD_QUEUE 128

@@ -29,11 +29,11 @@ struct RootOptions: ParsableArguments {
         }
     }
 
-    func manager() throws -> DeploymentManager {
+    func manager(cmdlineLimit: Int? = nil) throws -> DeploymentManager {
         let bootPath = try boot ?? BootLocator.locate().path
         return try DeploymentManager(Roots(sysroot: sysroot, boot: bootPath, runDir: runDir,
                                            strategy: EntryStrategy(rawValue: bootStrategy) ?? .auto,
-                                           waitForLock: !noWait, freeze: !noFreeze))
+                                           waitForLock: !noWait, freeze: !noFreeze, cmdlineLimit: cmdlineLimit))
     }
 }
 
@@ -57,24 +57,26 @@ struct BootDeployCommand: ParsableCommand {
         commandName: "boot-deploy",
         abstract: "Deploy OS trees side by side and keep /boot's Boot Loader Spec entries correct through every change.",
         subcommands: [Init.self, Deploy.self, Status.self, Rollback.self, SetDefault.self, Pin.self, Unpin.self,
-                      Undeploy.self, Cleanup.self, Kargs.self, Validate.self, Finalize.self, PrepareRootCommand.self])
+                      Undeploy.self, Cleanup.self, Kargs.self, Validate.self, Finalize.self, PrepareRootCommand.self,
+                      InstallInit.self])
 
     struct Finalize: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write a staged deployment to /boot (run at shutdown by bootdeploy-finalize.service).",
-            discussion: "Merges /etc from the running deployment into the staged one, then makes it the default with the same crash-safe transaction as deploy. A failure leaves a stamp that the next boot reports.")
+            discussion: "Merges /etc from the merge deployment (the booted one of its stateroot, else the default) into the staged one, then makes it the default with the same crash-safe transaction as deploy. A failure leaves a stamp that the next boot reports.")
         @OptionGroup var roots: RootOptions
         @Flag(help: "Keep the staged deployment from being finalized (download-only updates).") var lock = false
         @Flag(help: "Allow the staged deployment to be finalized again.") var unlock = false
         @Flag(help: "Hold /boot open until stopped (the unit's ExecStart), so an automount cannot drop it before finalize.") var hold = false
         @Flag(help: "Exit 1 with the message if the last shutdown's finalize failed or never ran.") var check = false
         @Flag(help: "With --check: acknowledge the reported problem.") var acknowledge = false
+        @OptionGroup var limit: CommandLineLimitOption
         func validate() throws {
             if [lock, unlock, hold, check].filter({ $0 }).count > 1 { throw ValidationError("--lock, --unlock, --hold and --check exclude each other") }
         }
         func run() throws {
             try guarded {
-                let m = try roots.manager()
+                let m = try roots.manager(cmdlineLimit: limit.cmdlineLimit)
                 if lock { try m.setFinalizationLocked(true); return }
                 if unlock { try m.setFinalizationLocked(false); return }
                 if hold { holdBoot(m.roots.boot); return }
@@ -110,17 +112,19 @@ struct BootDeployCommand: ParsableCommand {
     struct Deploy: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Make a deployment from a prepared OS tree and make it the default.",
-            discussion: "The tree holds its kernel at usr/lib/modules/KVER/vmlinuz and initramfs at usr/lib/modules/KVER/initramfs.img. Prints the new deployment's id.")
+            discussion: "The tree holds its kernel at usr/lib/modules/KVER/vmlinuz and initramfs at usr/lib/modules/KVER/initramfs.img. Prints the new deployment's id. The kernel arguments and /etc changes of the merge deployment (the booted one of the stateroot, else its default) are carried over: --karg* edit the arguments (applied as --karg-delete, --karg, --karg-append), --no-etc-merge keeps the tree's /etc.")
         @OptionGroup var roots: RootOptions
         @Option var stateroot: String
         @Option(help: "The prepared OS tree.") var tree: String
         @Option(help: "Version shown in status (default: VERSION_ID of the tree's os-release).") var version: String?
         @Option(help: "Title of the boot entry (default: PRETTY_NAME of the tree's os-release).") var title: String?
-        @Option(name: .customLong("karg"), help: "A kernel argument (repeatable). Without root=, the physical root's UUID is used.") var kargs: [String] = []
+        @Option(name: .customLong("karg"), help: "KEY[=VALUE]: replaces every inherited argument with this KEY (repeatable; several with one KEY are all kept).") var kargs: [String] = []
+        @OptionGroup var kargOptions: DeployKargOptions
         @Option(help: "Boot attempts before the boot loader falls back (0 = no counter).") var tries: Int = 3
         @Flag(help: "Rename the tree into place instead of hard-linking it (same filesystem).") var move = false
         @Option(help: "The updater's digest of the content, kept in the record.") var digest: String?
         @Flag(help: "Keep a software boot counter (for boot loaders that count nothing).") var softwareCounter = false
+        @Flag(help: "Boot without an initramfs: the entry runs the tree's usr/lib/bootdeploy/bd-prepare-root, installed into the physical root, as init= (the kernel must drive the root's disk and filesystem without modules). Required for a tree without initramfs.img.") var noInitramfs = false
         @Flag(help: "Prepare everything now, write /boot at shutdown (boot-deploy finalize, run by bootdeploy-finalize.service).") var stage = false
         @Flag(help: "With --stage: do not finalize until 'boot-deploy finalize --unlock'.") var lockFinalization = false
         @Flag(help: "With --stage: do not start bootdeploy-finalize.service.") var noStartUnit = false
@@ -129,15 +133,20 @@ struct BootDeployCommand: ParsableCommand {
         }
         func run() throws {
             try guarded {
-                let req = DeployRequest(stateroot: stateroot, tree: tree, version: version, title: title, kargs: kargs, tries: tries,
+                var req = DeployRequest(stateroot: stateroot, tree: tree, version: version, title: title, kargs: kargs, tries: tries,
                                         move: move, digest: digest, softwareCounter: softwareCounter)
+                kargOptions.apply(to: &req)
+                let m = try roots.manager(cmdlineLimit: kargOptions.limit.cmdlineLimit)
+                req.noInitramfs = noInitramfs
                 if stage {
-                    let s = try roots.manager().stage(req, locked: lockFinalization)
+                    let s = try m.stage(req, locked: lockFinalization)
                     if !noStartUnit { startFinalizeUnit() }
                     print(s.qualifiedID)
                     return
                 }
-                print(try roots.manager().deploy(req).qualifiedID)
+                let r = try m.deployReporting(req)
+                reportEtcMerge(r)
+                print(r.record.qualifiedID)
             }
         }
     }
@@ -196,7 +205,7 @@ struct BootDeployCommand: ParsableCommand {
             try guarded {
                 let r = try roots.manager().cleanup()
                 for d in r.deployments { print("removed deployment \(d)") }
-                for k in r.kernels { print("removed kernel \(k)") }
+                for k in r.kernels { print("removed \(k.hasPrefix("bootdeploy/early-boot/") ? "early-boot install" : "kernel") \(k)") }
                 for l in r.leftovers { print("removed leftover \(l)") }
             }
         }
@@ -209,9 +218,10 @@ struct BootDeployCommand: ParsableCommand {
         @Option(help: "Append an argument (repeatable).") var append: [String] = []
         @Option(help: "Delete every argument with this KEY, or exactly KEY=VALUE (repeatable).") var delete: [String] = []
         @Option(help: "Replace the value of KEY: KEY=VALUE (repeatable).") var replace: [String] = []
+        @OptionGroup var limit: CommandLineLimitOption
         func run() throws {
             try guarded {
-                let k = try roots.manager().editKargs(deployment, append: append, delete: delete, replace: replace)
+                let k = try roots.manager(cmdlineLimit: limit.cmdlineLimit).editKargs(deployment, append: append, delete: delete, replace: replace)
                 print(k.joined(separator: " "))
             }
         }
@@ -285,11 +295,86 @@ enum StatusText {
             let tries = d.triesLeft.map { " tries \($0) left, \(d.triesDone ?? 0) done" } ?? ""
             out += "\(idx == "0" ? "*" : " ") \(idx) \(d.stateroot)/\(d.id)  \(d.version)  \(d.state?.rawValue ?? "no entry")\(tries)"
             out += marks.isEmpty ? "\n" : "  [\(marks.joined(separator: ", "))]\n"
-            out += "      \(d.title); entry \(d.entry ?? "-"); kernel \(d.kernelVersion)\n"
+            out += "      \(d.title); entry \(d.entry ?? "-"); kernel \(d.kernelVersion)"
+            out += d.mergedFrom.map { "; configuration from \($0)\n" } ?? "\n"
+            if let e = d.earlyBoot { out += "      no initramfs: init=\(e.initPath)\n" }
+            if let p = d.earlyBootProblem { out += "      PROBLEM \(p)\n" }
         }
         for f in s.foreignEntries { out += "  foreign \(f.file) \(f.title ?? "")\n" }
         for p in s.problems { out += "  PROBLEM \(p)\n" }
         for w in s.warnings { out += "  WARNING \(w)\n" }
         return out
+    }
+}
+
+
+/// `--cmdline-limit`, shared by every command that writes kernel arguments (deploy, kargs, finalize).
+struct CommandLineLimitOption: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "The kernel's COMMAND_LINE_SIZE in bytes (NUL included); a longer command line is refused.",
+        discussion: "Default: 'limit BYTES' in $SYSROOT/bootdeploy/STATEROOT/cmdline.conf, else 2048 (x86, arm64)."))
+    var cmdlineLimit: Int?
+}
+
+/// How `deploy` builds the new deployment's kernel arguments and /etc from the merge deployment
+/// (the booted one of the stateroot, else its default): README, docs/STAGING.md.
+struct DeployKargOptions: ParsableArguments {
+    @Option(name: .customLong("karg-append"), help: "Append an argument (repeatable).")
+    var append: [String] = []
+    @Option(name: .customLong("karg-delete"), help: "Delete every inherited argument with KEY, or exactly KEY=VALUE (repeatable).")
+    var delete: [String] = []
+    @Flag(name: .customLong("karg-none"), help: "Start from no arguments instead of the merge deployment's.")
+    var none = false
+    @Flag(name: .customLong("karg-proc-cmdline"), help: "Start from the running kernel's command line (without bootdeploy=, BOOT_IMAGE=, initrd=).")
+    var procCmdline = false
+    @Option(help: "Where --karg-proc-cmdline reads the command line.")
+    var cmdlineFile = "/proc/cmdline"
+    @Flag(help: "Do not merge the merge deployment's /etc changes (image builds: the tree's /etc is used as it is).")
+    var noEtcMerge = false
+    @OptionGroup var limit: CommandLineLimitOption
+
+    func validate() throws {
+        if none && procCmdline { throw ValidationError("--karg-none and --karg-proc-cmdline exclude each other") }
+    }
+
+    func apply(to req: inout DeployRequest) {
+        req.kargsAppend = append
+        req.kargsDelete = delete
+        req.kargsBase = none ? .none : procCmdline ? .commandLine(file: cmdlineFile) : .mergeDeployment
+        req.mergeEtc = !noEtcMerge
+    }
+}
+
+/// Says on stderr what the /etc merge of a deploy carried over and warned about.
+func reportEtcMerge(_ r: DeployResult) {
+    guard let e = r.etcMerge else { return }
+    for w in e.warnings { FileHandle.stderr("boot-deploy: warning: /etc merge: \(w)\n") }
+    FileHandle.stderr("boot-deploy: \(e.localChanges.count) local /etc changes carried over from \(r.record.mergedFrom ?? "the merge deployment")\n")
+}
+
+/// `boot-deploy install-init`: (re)installs the early-boot binary of deployments that boot without
+/// an initramfs (docs/EARLYBOOT.md, "Booting without an initramfs").
+struct InstallInit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "install-init",
+        abstract: "Install the early-boot binary that deployments without an initramfs boot with (init=) into the physical root.",
+        discussion: """
+            deploy --no-initramfs installs it already; this command repairs or refreshes it. For each named \
+            deployment (default: every one deployed with --no-initramfs) it copies the deployment's own \
+            usr/lib/bootdeploy/bd-prepare-root, the libraries it loads and their loader into \
+            $SYSROOT/bootdeploy/early-boot/<digest>/ (written, flushed, then renamed into place). If the \
+            deployment's tree now makes another install than its entry names, the record and the entry move \
+            to it; the old install is removed by cleanup once no record names it. 'status' and 'validate' \
+            say when an install is missing, damaged or stale.
+            """)
+    @OptionGroup var roots: RootOptions
+    @Argument(help: "Deployments (ID or STATEROOT/ID).") var deployments: [String] = []
+    func run() throws {
+        try guarded {
+            for r in try roots.manager().installEarlyBoot(deployments) {
+                let what = r.written ? "installed" : "already installed"
+                print("\(r.deployment): \(what) \(r.ref.initPath)" + (r.changed ? " (entry updated)" : ""))
+            }
+        }
     }
 }

@@ -70,7 +70,7 @@ func printJSON<T: Encodable>(_ value: T) throws {
     print(String(decoding: try enc.encode(value), as: UTF8.self))
 }
 
-func printError(_ s: String) { _ = s.withCString { write(2, $0, strlen($0)) } }
+func printError(_ s: String) { _ = SafeText.escape(s, .multiLine).withCString { write(2, $0, strlen($0)) } }
 
 /// Reports an error the way a person at the console wants it: one line naming what failed, exit 2.
 func failing<T>(_ body: () throws -> T) throws -> T {
@@ -85,7 +85,7 @@ struct BootHealth: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "boot-health",
         abstract: "Judge whether this boot is healthy; bless it, or mark it bad and roll back.",
-        subcommands: [Check.self, Run.self, MarkGood.self, MarkBad.self, Status.self])
+        subcommands: [Check.self, Run.self, MarkGood.self, MarkBad.self, Status.self, Report.self])
 
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Run the checks and report. Changes nothing.")

@@ -58,6 +58,24 @@ struct ArtifactTests {
         #expect(help.ok && help.stdout.contains("bootdeploy=<stateroot>/<id>"))
     }
 
+    @Test("the release bd-prepare-root carries no fault-injection seam: it runs as PID 1")
+    func releaseHasNoFaultSeam() throws {
+        let candidates = [ProcessInfo.processInfo.environment["BOOTDEPLOY_PREPARE_ROOT_BINARY"],
+                          TestEnv.binDir + "/../release/bd-prepare-root", repoRoot + "/.build/release/bd-prepare-root"]
+        let bin = candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) } ?? "(none)"
+        guard FileManager.default.isExecutableFile(atPath: bin) else {
+            try TestEnv.skip("releaseHasNoFaultSeam", because: "no release build at \(bin) (make release, or set BOOTDEPLOY_PREPARE_ROOT_BINARY)")
+        }
+        guard TestEnv.have("strings") else { try TestEnv.skip("releaseHasNoFaultSeam", because: "binutils missing") }
+        let out = try run("strings", ["-a", bin])
+        #expect(out.ok && !out.stdout.isEmpty)
+        let seam = out.stdout.split(separator: "\n").filter { $0.contains("BOOTDEPLOY_FAULT") }
+        #expect(seam.isEmpty, "fault-injection variables in \(bin): \(seam)")
+        // The debug build the crash tests drive does have it: the check above can fail.
+        let debug = try run("strings", ["-a", TestEnv.tool("bd-prepare-root")])
+        #expect(debug.stdout.contains("BOOTDEPLOY_FAULT_AT"), "the debug build lost its fault seam")
+    }
+
     @Test("the /var generator writes a bind of the stateroot's var only when /var is not mounted")
     func varGenerator() throws {
         let gen = repoRoot + "/units/bootdeploy-var-generator"

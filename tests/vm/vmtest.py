@@ -76,6 +76,8 @@ class Env:
             os.symlink("/etc/systemd/system/bdvm-report.service", link)
         put(os.path.join(tree, "etc/fstab"),
             f"PARTUUID={vmlib.ESP_PARTUUID} /boot vfat umask=0077,nofail 0 0\n")
+        # boot-health's Prometheus textfile goes to the physical root's bdvm/, which the report reads.
+        put(os.path.join(tree, "etc/default/boot-health-metrics"), "TEXTFILE_DIR=/sysroot/bdvm\n")
 
     def install_project(self, tree):
         """`make install DESTDIR=tree` with our binaries (the release build of this run)."""
@@ -538,6 +540,7 @@ def scenario_required_service_fails(env, work):
     hs = back.get("healthStatus", "")
     check("rollback" in hs.lower() or "rolled" in hs.lower(), f"boot-health status should report the rollback: {hs[:400]}")
     check("bdvm-required.service" in hs, f"boot-health status should name the failed service: {hs[:400]}")
+    check_report_after_rollback(back, v1, v2)
     # The old deployment is the default now: the next boot picks it first, uncounted.
     b = st.boot()
     check(b.get("booted") == v1, f"the old deployment must stay the default: {b.get('booted')}")
@@ -547,6 +550,33 @@ def scenario_required_service_fails(env, work):
           f"the old deployment's entry is {e1}")
     check(e1["left"] is None, f"the old deployment's entry is blessed, not counting down: {e1['name']}")
     return st.machine
+
+
+def check_report_after_rollback(b, good, bad):
+    """The fleet report (docs/REPORT.md) and the metrics file of the boot that came back to `good`."""
+    try:
+        rep = json.loads(b.get("healthReport") or "null")
+    except ValueError:
+        rep = None
+    check(isinstance(rep, dict) and rep.get("apiVersion") == "bootdeploy/v1" and rep.get("kind") == "HealthReport",
+          f"boot-health report --json unreadable: {str(b.get('healthReport'))[:400]}")
+    deps = rep.get("deployments", {})
+    check(dep_name(deps.get("booted") or {"stateroot": "?", "id": "?"}) == good, f"report: booted {deps.get('booted')}")
+    check(dep_name(deps.get("default") or {"stateroot": "?", "id": "?"}) == good, f"report: default {deps.get('default')}")
+    check(rep.get("health", {}).get("state") == "good", f"report: the old deployment is blessed again: {rep.get('health')}")
+    check(bad in rep.get("health", {}).get("bad", []), f"report: the update stays bad: {rep.get('health')}")
+    rollbacks = [e for e in rep.get("window", {}).get("events", []) if e.get("event") == "rollback"]
+    check(len(rollbacks) == 1 and dep_name(rollbacks[0]) == bad and "bdvm-required.service" in rollbacks[0].get("reason", ""),
+          f"report: one rollback of {bad} naming the service: {rollbacks}")
+    stateroot = good.split("/")[0]
+    check(rep.get("window", {}).get("rollbacks") == 1 and rep.get("totals", {}).get(stateroot, {}).get("rollback") == 1,
+          f"report: rollbacks counted once: {rep.get('window', {}).get('rollbacks')} / {rep.get('totals')}")
+    m = b.get("metrics", "")
+    check(f'bootdeploy_rollbacks_total{{stateroot="{stateroot}"}} 1' in m,
+          f"boot-health-metrics wrote the rollback for node_exporter: {m[:600]}")
+    gid = good.split("/")[1]
+    check(f'bootdeploy_health_state{{stateroot="{stateroot}",deployment="{gid}",state="good"}} 1' in m,
+          f"the metrics show the blessed old deployment: {m[:600]}")
 
 
 # Scenario 3: the update's initramfs cannot boot at all: systemd-boot's counting alone brings it back.
@@ -684,6 +714,147 @@ def scenario_power_cuts_finalize(env, work):
     return power_cuts(env, work, finalize=True, rounds=3)
 
 
+# Scenario 7: an updater's plain `deploy` (no --karg, not staged) keeps the administrator's kernel
+# argument and /etc changes, and an untouched vendor file of /etc takes the update's version. 2 boots.
+def etc_files(version):
+    def mutate(tree):
+        required_good_service(tree)
+        put(os.path.join(tree, "etc/bdvm-edited.conf"), f"vendor {version}\n")
+        put(os.path.join(tree, "etc/bdvm-untouched.conf"), f"vendor {version}\n")
+    return mutate
+
+
+def scenario_update_keeps_configuration(env, work):
+    env.require("boot-deploy deploy", "boot-deploy kargs", "boot-deploy status", "boot-health", "dracut-module", "units")
+    st, v1 = factory(env, work, good_mutate=etc_files("1"))
+    tree = env.os_tree(work, "tree-v2", "2", etc_files("2"))
+    gtree = st.add_update_tree(tree, "v2")
+    shutil.rmtree(tree)
+    kargs = " ".join(shquote(x) for x in st.cmd("/sysroot", "/boot", "kargs", "--append", "bdvm.karg=kept", tool="boot-deploy"))
+    deploy = " ".join(shquote(x) for x in st.cmd("/sysroot", "/boot", "deploy", "--stateroot", st.STATEROOT,
+                                                  "--tree", gtree, "--version", "2", tool="boot-deploy"))
+    s = f"{kargs}\necho \"BDVM kargsDone=$?\"\n"
+    s += "echo admin > /etc/bdvm-edited.conf\necho added > /etc/bdvm-admin.conf\n"
+    s += f"{deploy}\necho \"BDVM deployDone=$?\"\nsync\n"
+    s += "touch /run/bdvm-no-poweroff\necho \"BDVM rebootRequested=1\"\nsystemctl reboot\n"
+    st.queue(s)
+    st.queue("echo \"BDVM etcEdited=$(cat /etc/bdvm-edited.conf 2>&1)\"\n"
+             "echo \"BDVM etcAdded=$(cat /etc/bdvm-admin.conf 2>&1)\"\n"
+             "echo \"BDVM etcUntouched=$(cat /etc/bdvm-untouched.conf 2>&1)\"\n")
+    st.make_disk()
+    b1 = st.boot()
+    first_boot_good(st, b1, v1)
+    check(b1.get("kargsDone") == "0", f"kargs --append failed in the guest: {b1.get('kargsDone')}")
+    check(b1.get("deployDone") == "0", f"the plain deploy of v2 failed in the guest: {b1.get('deployDone')}")
+    b2 = st.boot()
+    check(reached_report(b2), "the update's boot did not reach the report")
+    v2 = b2.get("booted")
+    check(v2 not in (None, "none", v1), f"the update should boot: {v2}")
+    words = b2.get("cmdline", "").split()
+    check("bdvm.karg=kept" in words, f"the appended karg is on the update's command line: {b2.get('cmdline')}")
+    check("console=ttyS0" in words and f"root=PARTUUID={vmlib.ROOT_PARTUUID}" in words,
+          f"the factory's kargs are inherited too: {b2.get('cmdline')}")
+    check(b2.get("etcEdited") == "admin", f"the edited /etc file keeps the edit: {b2.get('etcEdited')}")
+    check(b2.get("etcAdded") == "added", f"the added /etc file is there: {b2.get('etcAdded')}")
+    check(b2.get("etcUntouched") == "vendor 2",
+          f"an untouched vendor file has the update's version: {b2.get('etcUntouched')}")
+    ds = b2.get("deployStatus", "")
+    check(f'"mergedFrom" : "{v1}"' in ds or f'"mergedFrom":"{v1}"' in ds, f"status names the merge deployment: {ds[:300]}")
+
+
+# Scenario 8: no initramfs. The disk is NVMe, which Debian's cloud kernel drives (like ext4) without
+# modules; every entry boots bd-prepare-root from the physical root as init= (deploy --no-initramfs).
+# Boot 1: the factory deployment (deployed on the host) boots and is blessed; the guest's own boot-deploy
+# deploys an update without initramfs, then a second one whose deployment directory it removes.
+# Boot 2: that missing deployment: prepare-root fails, the kernel panics, systemd-boot counts the try.
+# Boot 3: systemd-boot falls back to the update, which boots through init= and is blessed.
+class NoInitramfsSetup(Setup):
+    def kargs(self):
+        # rootwait: NVMe is probed asynchronously; without an initramfs nothing else waits for the disk.
+        return (f"root=PARTUUID={vmlib.ROOT_PARTUUID} rootwait rootfstype=ext4 rw console=ttyS0 quiet loglevel=3 "
+                "systemd.show_status=error panic=5")
+
+    def deploy_args(self, tree, version, stage=False):
+        return super().deploy_args(tree, version, stage) + ["--no-initramfs"]
+
+    def make_disk(self):
+        m = super().make_disk()
+        m.nvme = True
+        return m
+
+
+def without_initramfs(tree):
+    required_good_service(tree)
+    for d, _, fs in os.walk(os.path.join(tree, "usr/lib/modules")):
+        if "initramfs.img" in fs:
+            os.unlink(os.path.join(d, "initramfs.img"))
+
+
+def scenario_no_initramfs(env, work):
+    env.require("boot-deploy deploy", "boot-deploy install-init", "boot-deploy status", "boot-health", "units")
+    st = NoInitramfsSetup(env, work)
+    plain = os.path.join(env.base, "initramfs-plain.img")   # copied in, then removed: no dracut run
+    v1tree = env.os_tree(work, "tree-v1", "1", without_initramfs, initramfs=plain)
+    st.initial(v1tree, "1")
+    shutil.rmtree(v1tree)
+    recs = st.records()
+    check(len(recs) == 1 and recs[0].get("earlyBoot"), f"one deployment without initramfs: {recs}")
+    v1 = dep_name(recs[0])
+    tree = env.os_tree(work, "tree-v2", "2", without_initramfs, initramfs=plain)
+    gtree = st.add_update_tree(tree, "v2")
+    shutil.rmtree(tree)
+    # What the guest reports on every boot that gets that far: the kernel log line of prepare-root in the
+    # journal, /dev, and boot-health's complaint about LoaderBootCountPath (none expected).
+    st.every_boot("echo \"BDVM kmsgLines=$(journalctl -k -b -o short --no-pager | grep -c 'bootdeploy-prepare-root')\"\n"
+                  "echo \"BDVM devFs=$(findmnt -n -o FSTYPE /dev)\"\n"
+                  "echo \"BDVM healthWarnings=$(journalctl -b -o cat --no-pager | grep -c 'LoaderBootCountPath names')\"\n")
+    dep = lambda version, *extra: " ".join(shquote(x) for x in st.cmd(
+        "/sysroot", "/boot", "deploy", *st.deploy_args(gtree, version), *extra, tool="boot-deploy"))
+    st.queue(f"{dep('2')} || exit 1\n"
+             f"v3=$({dep('3', '--tries', '1')}) || exit 1\n"
+             "echo \"BDVM missingDeployment=$v3\"\n"
+             "rm -rf \"/sysroot/bootdeploy/$(dirname $v3)/deploy/$(basename $v3)\"\n"
+             "sync\necho \"BDVM afterDeployEntries=$(ls /boot/loader/entries | tr '\\n' ' ')\"\n"
+             "touch /run/bdvm-no-poweroff\nsystemctl reboot\n")
+    st.make_disk()
+
+    def reported_fully(b, dep):
+        first_boot_good(st, b, dep)
+        bj = json.loads(b.get("bootedJson") or "{}")
+        check(f"{bj.get('stateroot')}/{bj.get('id')}" == dep, f"booted.json names {dep}: {bj}")
+        check((bj.get("loaderEntry") or "").startswith("bd-os-"), f"booted.json has the loader's entry (efivarfs): {bj}")
+        check(b.get("kmsgLines", "0") != "0", f"prepare-root's line is in the journal's kernel log: {b.get('kmsgLines')}")
+        check(b.get("devFs") == "devtmpfs", f"/dev is devtmpfs: {b.get('devFs')}")
+        check(b.get("healthWarnings") == "0", f"boot-health warned about LoaderBootCountPath: {b.get('healthWarnings')}")
+        check("initrd=" not in b.get("cmdline", "") and "init=/bootdeploy/early-boot/" in b.get("cmdline", ""),
+              f"booted through init= without initramfs: {b.get('cmdline')}")
+        check((b.get("rootSource") or "").startswith("/dev/nvme0n1p2["), f"root from NVMe: {b.get('rootSource')}")
+        check("vfat" in (b.get("bootMount") or ""), f"the ESP mounted at /boot later: {b.get('bootMount')}")
+        e = st.entry_of(dep)
+        check(isinstance(e, dict) and e["left"] is None, f"{dep} is blessed: {st.entries_names()}")
+        return bj
+
+    b1 = st.boot()
+    reported_fully(b1, v1)
+    v3 = b1.get("missingDeployment")
+    check(v3 and b1.get("actionDone"), f"the guest deployed the updates: {b1.get('missingDeployment')}")
+    b2 = st.boot()
+    check(not reached_report(b2), "a missing deployment must not boot")
+    check(f"bootdeploy-prepare-root: deployment {v3}" in b2.text and "does not exist" in b2.text,
+          "prepare-root says which deployment is missing, on the console")
+    check("Kernel panic" in b2.text, "and the kernel panics (the boot counter then falls back)")
+    e3 = st.entry_of(v3)
+    check(isinstance(e3, dict) and e3["left"] == 0, f"the missing deployment's only try is spent: {st.entries_names()}")
+    b3 = st.boot()
+    v2 = b3.get("booted")
+    check(v2 not in (None, "none", v1, v3), f"systemd-boot falls back to the update: {v2}")
+    bj = reported_fully(b3, v2)
+    check(re.match(r"bd-os-\d{3}\+2-1\.conf$", bj.get("loaderEntry") or ""), f"the update's counted try: {bj}")
+    ds = b3.get("deployStatus", "")
+    check('"earlyBootProblem"' not in ds and '"earlyBoot"' in ds, f"status: early-boot installs in place: {ds[:300]}")
+    return st.machine
+
+
 SCENARIOS = [
     ("0", "plain root= boot through OVMF and systemd-boot (harness self-test)", scenario_plain),
     ("1", "an update boots, its checks pass, its entry is blessed", scenario_update_blessed),
@@ -693,6 +864,8 @@ SCENARIOS = [
     ("5", "a staged update finalized at shutdown boots as the new default", scenario_staged),
     ("6a", "power cuts during deploy: the next boot is always healthy", scenario_power_cuts_deploy),
     ("6b", "power cuts during finalize at shutdown: the next boot is always healthy", scenario_power_cuts_finalize),
+    ("7", "a plain deploy of an update keeps the kernel arguments and /etc changes", scenario_update_keeps_configuration),
+    ("8", "no initramfs (NVMe, init=): an update deployed without initramfs boots and is blessed; a missing deployment falls back", scenario_no_initramfs),
 ]
 
 

@@ -18,6 +18,16 @@ public struct DeployRequest: Sendable {
     public var digest: String?
     /// Keep a software boot counter for boot loaders that count nothing.
     public var softwareCounter: Bool
+    /// Where the kernel arguments start from; `kargs` (`--karg KEY=VALUE`) replaces every argument
+    /// of its key, `kargsDelete` removes, `kargsAppend` appends (MergeDeployment.swift).
+    public var kargsBase: KargsBase = .mergeDeployment
+    public var kargsAppend: [String] = []
+    public var kargsDelete: [String] = []
+    /// Merge the merge deployment's /etc changes into the new deployment (off for image builds).
+    public var mergeEtc = true
+    /// Boot without an initramfs: the entry runs the tree's early-boot binary, installed into the
+    /// physical root (EarlyBootInstall/), as `init=`.
+    public var noInitramfs = false
 
     public init(stateroot: String, tree: String, version: String? = nil, title: String? = nil, kargs: [String] = [],
                 tries: Int = 3, move: Bool = false, digest: String? = nil, softwareCounter: Bool = false) {
@@ -122,32 +132,36 @@ public final class DeploymentManager: @unchecked Sendable {
     /// Makes a deployment from an OS tree and makes it the default. Returns its record.
     @discardableResult
     public func deploy(_ req: DeployRequest) throws(BootDeployError) -> DeploymentRecord {
+        try deploy(req, commitEntries: true).record
+    }
+
+    /// `deploy`, also saying what the /etc merge did.
+    public func deployReporting(_ req: DeployRequest) throws(BootDeployError) -> DeployResult {
         try deploy(req, commitEntries: true)
     }
 
     /// `commitEntries` false: everything but the entry set (what `--stage` prepares).
-    func deploy(_ req: DeployRequest, commitEntries: Bool) throws(BootDeployError) -> DeploymentRecord {
+    func deploy(_ req: DeployRequest, commitEntries: Bool) throws(BootDeployError) -> DeployResult {
         try Names.validate(req.stateroot, kind: "stateroot")
         if let v = req.version { try checkText(v, what: "version") }
         if let t = req.title { try checkText(t, what: "title") }
-        for k in req.kargs { try checkKarg(k) }
+        for k in req.kargs + req.kargsAppend { try checkKarg(Self.normalized(k)) }
         guard req.tries >= 0 && req.tries <= 9 else { throw .refused("--tries must be 0...9 (the counter is written as one digit)") }
         let deployDir = try sysroot.deployDir(req.stateroot)
         let tree = try sys { () throws(SystemError) in try Directory.open(req.tree) }
         try checkTreeLocation(tree, path: req.tree)
         var warnings: [String] = []
-        let artifacts = try KernelStore.find(in: tree, treePath: req.tree, warnings: &warnings)
+        let artifacts = try KernelStore.find(in: tree, treePath: req.tree, initramfs: !req.noInitramfs, warnings: &warnings)
+        let earlyBoot = req.noInitramfs ? try EarlyBootBundle.collect(from: tree, treePath: req.tree) : nil
         let osRelease = OSRelease(tree: tree, treePath: req.tree)
         for w in warnings + osRelease.warnings { printWarning(w) }
         let lock = try sysroot.lock()
         defer { withExtendedLifetime(lock) {} }
         let cur = try current(forWriting: true)
 
-        var kargs = req.kargs
-        if !kargs.contains(where: { KernelArguments.key(of: $0) == "root" }) {
-            kargs.insert(try sysroot.defaultRootArgument(), at: 0)
-            if !kargs.contains("rw") && !kargs.contains("ro") { kargs.insert("rw", at: 1) }
-        }
+        // The machine's configuration comes from the merge deployment (MergeDeployment.swift).
+        let merge = try mergeDeployment(for: req.stateroot, in: cur)
+        let kargs = try composeKargs(req, merge: merge)
         // The id: content prefix plus a serial, unique within the stateroot.
         let prefix = String((req.digest.map { SHA256.hex(Array($0.utf8)) } ?? artifacts.digest).prefix(12))
         var serial = 0
@@ -160,13 +174,23 @@ public final class DeploymentManager: @unchecked Sendable {
             stateroot: req.stateroot, id: id, version: version, title: title, digest: req.digest ?? artifacts.digest,
             kernelVersion: artifacts.kernelVersion, kernelDir: "bootdeploy/\(req.stateroot)/\(artifacts.digest)",
             hasDevicetree: artifacts.hasDevicetree, kargs: kargs, pinned: false, created: isoNow(),
-            layout: LayoutConfig.defaultLayout(stateroot: req.stateroot, id: id, extra: extra))
+            layout: LayoutConfig.defaultLayout(stateroot: req.stateroot, id: id, extra: extra),
+            mergedFrom: req.kargsBase == .mergeDeployment || req.mergeEtc ? merge?.qualifiedID : nil,
+            earlyBoot: earlyBoot?.ref)
+        try checkCommandLine(record, origin: kargsOrigin(req, merge: merge))
 
         // 1. The tree, then its record: nothing on /boot names them yet, so a crash here leaves
         //    only garbage that cleanup removes.
         try placeTree(tree, path: req.tree, into: deployDir, id: id, move: req.move, stateroot: req.stateroot)
         var storedKernel: (path: String, written: Bool)? = nil
+        var etcReport: EtcMergeReport? = nil
         do {
+            // /etc before anything names the tree; a staged deployment merges at finalize instead.
+            if commitEntries && req.mergeEtc, let merge {
+                etcReport = try mergeEtc(from: merge, into: id, of: req.stateroot, in: deployDir)
+            }
+            // The early-boot install before the record that names it (cleanup removes it otherwise).
+            if let earlyBoot { try earlyBoot.install(into: sysroot) }
             try sys { () throws(SystemError) in try deployDir.replaceFile("\(id).json", record.encoded()) }
             if req.softwareCounter {
                 try sys { () throws(SystemError) in try deployDir.replaceFile("\(id).attempts", Array("0\n".utf8)) }
@@ -199,7 +223,7 @@ public final class DeploymentManager: @unchecked Sendable {
             if let k = storedKernel, k.written { try? KernelStore(boot: cur.boot).remove(k.path) }
             throw error
         }
-        return record
+        return DeployResult(record: record, etcMerge: etcReport)
     }
 
     func placeTree(_ tree: Directory, path: String, into deployDir: Directory, id: String, move: Bool, stateroot: String) throws(BootDeployError) {
@@ -280,15 +304,14 @@ public final class DeploymentManager: @unchecked Sendable {
         if let why = DisplayText.problem(s) { throw .invalidName(kind: what, value: s, reason: why) }
     }
 
+    /// One argument as the kernel will split it (KernelCommandLineRules), never `bootdeploy=`.
     func checkKarg(_ k: String) throws(BootDeployError) {
-        if k.isEmpty || k.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) {
-            throw .invalidName(kind: "kernel argument", value: k, reason: "empty or contains a control character")
+        if let why = KernelCommandLineRules.problem(with: k) {
+            let size = k.utf8.count > 80 ? " (\(k.utf8.count) bytes)" : ""
+            throw .invalidName(kind: "kernel argument", value: KernelCommandLineRules.abbreviated(k), reason: why + size)
         }
         if KernelArguments.key(of: k) == "bootdeploy" {
             throw .invalidName(kind: "kernel argument", value: k, reason: "bootdeploy= is set by boot-deploy itself")
-        }
-        if KernelArguments(parsing: k).parameters.count != 1 {
-            throw .invalidName(kind: "kernel argument", value: k, reason: "one argument per --karg (quote values with spaces as key=\"a b\")")
         }
     }
 
@@ -412,7 +435,7 @@ public final class DeploymentManager: @unchecked Sendable {
             try store.remove(k)
             removed.append(k)
         }
-        return removed
+        return removed + (try cleanupEarlyBoot(keeping: Array(cur.records.values)))
     }
 
     /// Edits the kernel arguments of a deployment (the default one unless named).
@@ -436,12 +459,13 @@ public final class DeploymentManager: @unchecked Sendable {
             if k.replace(spec) == 0 { throw .notFound("no kernel argument \(quoted(KernelArguments.key(of: spec))) to replace on \(r.qualifiedID)") }
         }
         for spec in append {
-            try checkKarg(KernelArguments.make(key: KernelArguments.key(of: spec), value: KernelArguments.value(of: spec)))
-            k.append(spec)
+            try checkKarg(Self.normalized(spec))
+            k.parameters.append(Self.normalized(spec))
         }
         if k.parameters == r.kargs { return r.kargs }
         let old = r
         r.kargs = k.parameters
+        try checkCommandLine(r, origin: "already on \(r.qualifiedID); 'kargs --delete' drops it")
         // Record first, then /boot: if the transaction fails, the record goes back.
         try sysroot.writeRecord(r)
         do {
@@ -480,5 +504,7 @@ public struct StagedDeployment: Codable, Sendable {
     public var tries: Int
     public var locked: Bool
     public var staged: String
+    /// False when staged with `--no-etc-merge`: finalize then leaves the tree's /etc as it is.
+    public var mergeEtc: Bool? = nil
     public var qualifiedID: String { "\(stateroot)/\(id)" }
 }

@@ -44,6 +44,12 @@ public struct BootStatus: Codable, Sendable {
         public var created: String
         public var layout: MountLayout
         public var softwareAttempts: Int?
+        /// The merge deployment this one carried kernel arguments and /etc changes from.
+        public var mergedFrom: String? = nil
+        /// Set when the deployment boots without an initramfs: its early-boot install, and what is
+        /// wrong with it (missing, damaged, stale), if anything.
+        public var earlyBoot: EarlyBootRef?
+        public var earlyBootProblem: String?
     }
 
     public struct ForeignEntry: Codable, Sendable {
@@ -69,12 +75,15 @@ extension DeploymentManager {
         let rollbackID = cur.entries.ours.dropFirst().first { $0.name.state != .bad }?.qualifiedID
         func row(_ r: DeploymentRecord, index: Int?, entry: BootEntriesState.Ours?) -> BootStatus.Deployment {
             let attempts = (try? sysroot.deployDir(r.stateroot).readText("\(r.id).attempts")).flatMap { Int($0.filter(\.isNumber)) }
-            return .init(stateroot: r.stateroot, id: r.id, version: r.version, title: r.title, index: index,
+            var d = BootStatus.Deployment(stateroot: r.stateroot, id: r.id, version: r.version, title: r.title, index: index,
                          default: index == 0, booted: r.qualifiedID == bootedID, rollbackTarget: r.qualifiedID == rollbackID,
                          pinned: r.pinned, staged: r.qualifiedID == stagedID, entry: entry?.name.fileName,
                          triesLeft: entry?.name.counter?.left, triesDone: entry?.name.counter?.done, state: entry?.name.state,
                          kernelVersion: r.kernelVersion, kernelDir: r.kernelDir, kargs: r.kargs, created: r.created,
-                         layout: r.layout, softwareAttempts: attempts)
+                         layout: r.layout, softwareAttempts: attempts, mergedFrom: r.mergedFrom)
+            d.earlyBoot = r.earlyBoot
+            d.earlyBootProblem = earlyBootProblem(r, thorough: false)
+            return d
         }
         var problems = runProblems + cur.problems + cur.entries.ourErrors.map(\.description) + cur.entries.foreignErrors.map(\.description)
         for (i, o) in cur.entries.ours.enumerated() {
@@ -117,7 +126,7 @@ extension DeploymentManager {
             var paths: [String] = []
             if let l = o.entry.linux { paths.append(l) } else { rep.problems.append("\(file): no 'linux' line") }
             paths += o.entry.initrd
-            if o.entry.initrd.isEmpty { rep.problems.append("\(file): no 'initrd' line") }
+            if o.entry.initrd.isEmpty && cur.records[o.qualifiedID]?.earlyBoot == nil { rep.problems.append("\(file): no 'initrd' line") }
             if let dt = o.entry.devicetree { paths.append(dt) }
             for p in paths {
                 let rel = String(p.drop { $0 == "/" })
@@ -134,6 +143,7 @@ extension DeploymentManager {
             }
         }
         rep.problems += LoaderConfDefault.warnings(bootPath: roots.boot, state: cur.entries)
+        rep.problems += earlyBootProblems(cur.entries.ours.compactMap { cur.records[$0.qualifiedID] })
         rep.foreign = cur.entries.foreign.map(\.name.fileName) + cur.entries.foreignErrors.map { "\($0) (malformed, left alone)" }
         return rep
     }

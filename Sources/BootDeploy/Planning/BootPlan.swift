@@ -137,9 +137,10 @@ public enum EntryRenderer {
         e.version = String(rank)
         e.sortKey = sortKey
         e.linux = "/\(rec.kernelDir)/vmlinuz"
-        e.initrd = ["/\(rec.kernelDir)/initramfs.img"]
+        // Without an initramfs the kernel runs the early-boot binary from the physical root as init.
+        e.initrd = rec.earlyBoot == nil ? ["/\(rec.kernelDir)/initramfs.img"] : []
         if rec.hasDevicetree { e.devicetree = "/\(rec.kernelDir)/devicetree" }
-        e.options = [(rec.kargs + [rec.bootParameter]).joined(separator: " ")]
+        e.options = [(rec.kargs + (rec.earlyBoot?.kernelArguments ?? []) + [rec.bootParameter]).joined(separator: " ")]
         return e
     }
 }

@@ -26,7 +26,7 @@ public enum EtcMergeError: Error, CustomStringConvertible, Equatable, Sendable {
     case badPath(String)
     /// The target exists and is not an empty directory: a merge never overwrites a live /etc.
     case targetExists(String)
-    /// A name or symlink target the merge cannot reproduce exactly.
+    /// A name the merge cannot reproduce exactly (none today: names and link targets are bytes).
     case unsupportedName(path: String, what: String)
 
     public var description: String {
@@ -151,19 +151,20 @@ extension EtcMergeWalk {
     /// its children are merged. The staging directory gets the final attributes last.
     mutating func mergeRoot(_ oldVendor: Directory?, _ oldLive: Directory?, _ newVendor: Directory?,
                             into out: Directory, staging: String, in parent: Directory) throws {
-        let ov = try oldVendor.flatMap { try EtcMergeNode.read(".", in: $0) }
-        let ol = try oldLive.flatMap { try EtcMergeNode.read(".", in: $0) }
-        let nv = try newVendor.flatMap { try EtcMergeNode.read(".", in: $0) }
+        let dot = FileName(".")
+        let ov = try oldVendor.flatMap { try EtcMergeNode.read(dot, in: $0) }
+        let ol = try oldLive.flatMap { try EtcMergeNode.read(dot, in: $0) }
+        let nv = try newVendor.flatMap { try EtcMergeNode.read(dot, in: $0) }
         var attributes = nv ?? ol
         var attributesFrom = nv != nil ? newVendor : oldLive
         if let ov, let ol, let oldVendor, let oldLive,
-           try !ov.sameAttributes(as: ol) || Self.carriedAttributes(".", in: oldVendor) != Self.carriedAttributes(".", in: oldLive) {
+           try !ov.sameAttributes(as: ol) || Self.carriedAttributes(dot, in: oldVendor) != Self.carriedAttributes(dot, in: oldLive) {
             report.localChanges.append(".")
             attributes = ol
             attributesFrom = oldLive
         }
         _ = try mergeChildren("", Sources(oldVendor: oldVendor, oldLive: oldLive, newVendor: newVendor), into: out)
-        if let attributesFrom { try Self.copyAttributes(".", from: attributesFrom, to: staging, in: parent) }
+        if let attributesFrom { try Self.copyAttributes(dot, from: attributesFrom, to: FileName(staging), in: parent) }
         if let a = attributes {
             try parent.setMetadata(staging, uid: a.uid, gid: a.gid, mode: a.mode, mtime: a.mtime, isSymlink: false)
         } else {

@@ -11,7 +11,8 @@ struct EtcMergeNode {
     enum Kind: Equatable {
         case file
         case directory
-        case symlink(target: String)
+        /// The target as the bytes the link holds (it need not be UTF-8).
+        case symlink(target: [UInt8])
         /// A fifo, socket or device node; the string names the kind for warnings.
         case special(String)
     }
@@ -43,7 +44,7 @@ struct EtcMergeNode {
     }
 
     /// Reads `name` below `directory`; nil when there is no such entry.
-    static func read(_ name: String, in directory: Directory) throws -> EtcMergeNode? {
+    static func read(_ name: FileName, in directory: Directory) throws -> EtcMergeNode? {
         let st: stat
         do {
             st = try directory.status(name)
@@ -57,13 +58,7 @@ struct EtcMergeNode {
         case S_IFREG: kind = .file
         case S_IFDIR: kind = .directory
         case S_IFLNK:
-            let target = try directory.readLink(name)
-            // readLink decodes UTF-8 and repairs invalid bytes; a repaired target would point
-            // somewhere else, so it is refused rather than written.
-            if target.utf8.count != Int(st.st_size) || target.unicodeScalars.contains("\u{FFFD}") {
-                throw EtcMergeError.unsupportedName(path: directory.sub(name), what: "symlink target is not valid UTF-8")
-            }
-            kind = .symlink(target: target)
+            kind = .symlink(target: try directory.readLinkTarget(name))
         case S_IFIFO: kind = .special("fifo")
         case S_IFSOCK: kind = .special("socket")
         case S_IFCHR: kind = .special("character device")
@@ -74,17 +69,10 @@ struct EtcMergeNode {
                             size: Int(st.st_size), rdev: UInt64(st.st_rdev), mtime: st.st_mtim)
     }
 
-    /// The names in `directory`, sorted bytewise. `Directory.entries()` cannot carry a name that is
-    /// not valid UTF-8 (it comes back repaired and no longer opens); such a name fails the merge
-    /// instead of silently dropping a configuration file.
-    static func names(in directory: Directory) throws -> [String] {
-        let names = try directory.entries()
-        for name in names where name.unicodeScalars.contains("\u{FFFD}") {
-            if try directory.kind(name) == .missing {
-                throw EtcMergeError.unsupportedName(path: directory.sub(name), what: "file name is not valid UTF-8")
-            }
-        }
-        return names
+    /// The names in `directory` as bytes, sorted bytewise: a name that is not UTF-8 is carried
+    /// exactly like any other.
+    static func names(in directory: Directory) throws -> [FileName] {
+        try directory.entryNames()
     }
 }
 
@@ -93,15 +81,18 @@ extension Directory {
     func sub(_ name: String) -> String {
         path.hasSuffix("/") ? path + name : path + "/" + name
     }
+
+    /// The path of `name` below this directory, for messages (bytes that are not UTF-8 as `\xNN`).
+    func sub(_ name: FileName) -> String { sub(name.text) }
 }
 
 /// Byte-for-byte comparison of two regular files, in chunks so that size does not matter. Reading
 /// is not a mutation, so it does not go through the fault seam; `O_NOFOLLOW` keeps it from leaving
 /// the trees.
-func sameContent(_ a: String, in dirA: Directory, _ b: String, in dirB: Directory) throws -> Bool {
-    let fa = try openForReading(a, in: dirA)
+func sameContent(_ a: FileName, in dirA: Directory, _ b: FileName, in dirB: Directory) throws -> Bool {
+    let fa = try dirA.openForReading(a)
     defer { close(fa) }
-    let fb = try openForReading(b, in: dirB)
+    let fb = try dirB.openForReading(b)
     defer { close(fb) }
     let chunk = 1 << 16
     var bufA = [UInt8](repeating: 0, count: chunk)
@@ -115,13 +106,6 @@ func sameContent(_ a: String, in dirA: Directory, _ b: String, in dirB: Director
     }
 }
 
-private func openForReading(_ name: String, in dir: Directory) throws -> Int32 {
-    while true {
-        let f = openat(dir.fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        if f >= 0 { return f }
-        if errno != EINTR { throw SystemError("open", dir.sub(name), .init(rawValue: errno)) }
-    }
-}
 
 /// Fills `buffer` as far as the file allows, so that two files are compared at the same offsets.
 private func readFull(_ fd: Int32, _ buffer: inout [UInt8], path: String) throws -> Int {

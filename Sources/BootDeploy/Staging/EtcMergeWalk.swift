@@ -29,19 +29,19 @@ struct EtcMergeWalk {
             throw EtcMergeError.unsupportedName(path: Self.display(relative),
                                                 what: "nested deeper than \(Self.maxDepth) directories; an /etc this deep is not merged")
         }
-        var all: [String] = []
+        var all: [FileName] = []
         for dir in [src.oldVendor, src.oldLive, src.newVendor] {
             if let dir { all += try EtcMergeNode.names(in: dir) }
         }
-        let names = Set(all).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        let names = Set(all).sorted()
         var written = 0
         for name in names {
-            written += try mergeEntry(name, relative.isEmpty ? name : relative + "/" + name, src, into: out)
+            written += try mergeEntry(name, relative.isEmpty ? name.text : relative + "/" + name.text, src, into: out)
         }
         return written
     }
 
-    private mutating func mergeEntry(_ name: String, _ path: String, _ src: Sources, into out: Directory) throws -> Int {
+    private mutating func mergeEntry(_ name: FileName, _ path: String, _ src: Sources, into out: Directory) throws -> Int {
         let ov = try src.oldVendor.flatMap { try EtcMergeNode.read(name, in: $0) }
         let ol = try src.oldLive.flatMap { try EtcMergeNode.read(name, in: $0) }
         let nv = try src.newVendor.flatMap { try EtcMergeNode.read(name, in: $0) }
@@ -84,7 +84,7 @@ struct EtcMergeWalk {
     }
 
     /// Whether two entries of the same name differ: in presence, type, attributes or content.
-    private func differs(_ name: String, _ a: EtcMergeNode?, _ dirA: Directory?, _ b: EtcMergeNode?, _ dirB: Directory?) throws -> Bool {
+    private func differs(_ name: FileName, _ a: EtcMergeNode?, _ dirA: Directory?, _ b: EtcMergeNode?, _ dirB: Directory?) throws -> Bool {
         guard let a, let b, let dirA, let dirB else { return (a == nil) != (b == nil) }
         if !a.sameAttributes(as: b) { return true }
         if a.isFile, try !sameContent(name, in: dirA, name, in: dirB) { return true }
@@ -100,21 +100,21 @@ struct EtcMergeWalk {
     /// would make every file a local change and copying them would label the result wrongly.
     /// POSIX ACLs (`system.posix_acl_*`) and `user.*`/`trusted.*` attributes are carried.
     /// Symlinks carry none: there is no fd-based way to reach a symlink's own attributes.
-    static func carriedAttributes(_ name: String, in dir: Directory) throws -> [ExtendedAttribute] {
+    static func carriedAttributes(_ name: FileName, in dir: Directory) throws -> [ExtendedAttribute] {
         try dir.extendedAttributes(name).filter { !$0.name.hasPrefix("security.") }
     }
 
     /// Copies the carried extended attributes of `name` in `from` to `name` in `out`. Done before
     /// chmod: the kernel keeps an access ACL and the mode's group bits in step, and the source's
     /// mode already agrees with its ACL, so the final chmod leaves the ACL as it was.
-    static func copyAttributes(_ name: String, from: Directory, to target: String, in out: Directory) throws {
+    static func copyAttributes(_ name: FileName, from: Directory, to target: FileName, in out: Directory) throws {
         for attribute in try carriedAttributes(name, in: from) {
             try out.setExtendedAttribute(target, attribute)
         }
     }
 
     /// The subdirectory `name` in every tree where it is a directory.
-    private func childSources(_ name: String, _ src: Sources, _ ov: EtcMergeNode?, _ ol: EtcMergeNode?, _ nv: EtcMergeNode?) throws -> Sources {
+    private func childSources(_ name: FileName, _ src: Sources, _ ov: EtcMergeNode?, _ ol: EtcMergeNode?, _ nv: EtcMergeNode?) throws -> Sources {
         func open(_ dir: Directory?, _ node: EtcMergeNode?) throws -> Directory? {
             guard let dir, node?.isDirectory == true else { return nil }
             return try dir.openDirectory(name, noFollow: true)
@@ -129,7 +129,7 @@ struct EtcMergeWalk {
     /// its children, so that the times survive and a read-only directory does not block its own
     /// filling. New entries start at 0700/0600 so that nothing is readable more widely than the
     /// final mode allows, even before ownership and mode are set.
-    private mutating func place(_ node: EtcMergeNode, _ name: String, _ path: String, from: Directory,
+    private mutating func place(_ node: EtcMergeNode, _ name: FileName, _ path: String, from: Directory,
                                 children: Sources, into out: Directory) throws -> Int {
         switch node.kind {
         case .special(let what):
@@ -142,7 +142,7 @@ struct EtcMergeWalk {
             report.filesWritten += 1
             return 1
         case .symlink(let target):
-            try out.symlink(target, at: name)
+            try out.symlink(target: target, at: name)
             try out.setMetadata(name, uid: node.uid, gid: node.gid, mode: nil, mtime: node.mtime, isSymlink: true)
             report.filesWritten += 1
             return 1

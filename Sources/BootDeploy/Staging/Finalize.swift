@@ -15,14 +15,15 @@ extension DeploymentManager {
     /// Stages a deployment: everything but /boot's entries. Replaces an earlier staged one.
     @discardableResult
     public func stage(_ req: DeployRequest, locked: Bool) throws(BootDeployError) -> StagedDeployment {
-        let rec = try deploy(req, commitEntries: false)
+        let rec = try deploy(req, commitEntries: false).record
         // Finalize writes a new entry set at shutdown; make sure it will fit now.
         let boot = try bootPartition()
         let free = try sys { () throws(SystemError) in try boot.dir.availableBytes() }
         if free < 1 << 20 {
             throw .refused("\(boot.path) has \(free) bytes free; finalize needs at least 1 MiB for the new entries")
         }
-        let staged = StagedDeployment(stateroot: rec.stateroot, id: rec.id, tries: req.tries, locked: locked, staged: isoNow())
+        var staged = StagedDeployment(stateroot: rec.stateroot, id: rec.id, tries: req.tries, locked: locked, staged: isoNow())
+        if !req.mergeEtc { staged.mergeEtc = false }
         try writeStaged(staged)
         return staged
     }
@@ -97,11 +98,15 @@ extension DeploymentManager {
         let lock = try sysroot.lock()
         defer { withExtendedLifetime(lock) {} }
         let cur = try current(forWriting: true)
-        guard let rec = cur.records[s.qualifiedID] else { throw .notFound("staged deployment \(s.qualifiedID) has no record any more") }
-        // /etc comes from the deployment that runs now (the booted one, else the default).
+        guard var rec = cur.records[s.qualifiedID] else { throw .notFound("staged deployment \(s.qualifiedID) has no record any more") }
+        // Its kernel arguments (inherited at stage time, perhaps edited since with `kargs`) are
+        // checked before anything is written.
+        try checkCommandLine(rec, origin: "on the staged \(rec.qualifiedID); 'kargs --deployment \(rec.qualifiedID) --delete' drops it")
+        // /etc comes from the merge deployment as it is now, at shutdown (MergeDeployment.swift).
         var report: EtcMergeReport? = nil
-        let sourceID = try booted()?.qualifiedID ?? cur.plan.defaultEntry?.qualifiedID
-        if let sourceID, let src = cur.records[sourceID], sourceID != rec.qualifiedID {
+        let source = s.mergeEtc == false ? nil : try mergeDeployment(for: rec.stateroot, in: cur)
+        if let src = source, src.qualifiedID != rec.qualifiedID {
+            let sourceID = src.qualifiedID
             let srcPath = "\(roots.sysroot)/bootdeploy/\(src.stateroot)/deploy/\(src.id)"
             let newPath = "\(roots.sysroot)/bootdeploy/\(rec.stateroot)/deploy/\(rec.id)"
             let d = try sysroot.deployDir(rec.stateroot)
@@ -113,6 +118,10 @@ extension DeploymentManager {
                 throw e
             } catch {
                 throw .refused("merging /etc from \(sourceID) into \(rec.qualifiedID): \(error)")
+            }
+            if rec.mergedFrom != sourceID {
+                rec.mergedFrom = sourceID
+                try sysroot.writeRecord(rec)
             }
         }
         try commit(cur.plan.deploying(stateroot: rec.stateroot, id: rec.id, tries: s.tries), cur, extraRecords: [rec])

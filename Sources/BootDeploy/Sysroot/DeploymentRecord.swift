@@ -21,6 +21,11 @@ public struct DeploymentRecord: Codable, Sendable, Equatable {
     public var pinned: Bool
     public var created: String
     public var layout: MountLayout
+    /// The deployment whose kernel arguments and /etc changes this one carried over (the merge
+    /// deployment, `STATEROOT/ID`); nil when there was none or nothing was taken from it.
+    public var mergedFrom: String? = nil
+    /// Set when the deployment boots without an initramfs: its early-boot binary in the physical root.
+    public var earlyBoot: EarlyBootRef? = nil
 
     /// The parameter that names this deployment on the kernel command line.
     public var bootParameter: String { "bootdeploy=\(stateroot)/\(id)" }

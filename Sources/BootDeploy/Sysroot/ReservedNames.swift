@@ -10,7 +10,7 @@ public enum ReservedNames {
         ("health", "boot-health's persistent status (health/status.json)"),
         ("staged.json", "the staged deployment waiting for finalize"),
         ("finalize-failed.json", "the stamp of a failed finalize"),
-        ("early-boot", "the early-boot installs for entries without an initramfs"),
+        (EarlyBootBundle.directory, "the early-boot installs for entries without an initramfs (bootdeploy/\(EarlyBootBundle.directory)/)"),
         ("lock", "kept free for lock files"),
         ("tmp", "kept free for temporary files"),
     ]

@@ -18,15 +18,18 @@ public struct Roots: Sendable {
     /// Freeze/thaw /boot after a swap when it is a dedicated ext4/xfs mount (GRUB reads the
     /// filesystem without replaying its journal).
     public var freeze: Bool
+    /// COMMAND_LINE_SIZE to enforce (`--cmdline-limit`); nil: `cmdline.conf`, else 2048.
+    public var cmdlineLimit: Int?
 
     public init(sysroot: String, boot: String, runDir: String = "/run/bootdeploy", strategy: EntryStrategy = .auto,
-                waitForLock: Bool = true, freeze: Bool = true) {
+                waitForLock: Bool = true, freeze: Bool = true, cmdlineLimit: Int? = nil) {
         self.sysroot = sysroot
         self.boot = boot
         self.runDir = runDir
         self.strategy = strategy
         self.waitForLock = waitForLock
         self.freeze = freeze
+        self.cmdlineLimit = cmdlineLimit
     }
 }
 

@@ -7,19 +7,27 @@ struct KernelStore {
     let boot: BootPartition
 
     /// The boot artifacts of an OS tree: `usr/lib/modules/<kver>/{vmlinuz,initramfs.img[,devicetree]}`.
+    /// With `initramfs` false the tree's initramfs (if any) is neither required nor stored.
     struct Artifacts {
         var kernelVersion: String
         var modulesDir: Directory
         var hasDevicetree: Bool
+        /// false for a deployment that boots without an initramfs (`deploy --no-initramfs`).
+        var hasInitramfs = true
         var digest: String
+
+        func stores(_ file: String) -> Bool {
+            (file != "devicetree" || hasDevicetree) && (file != "initramfs.img" || hasInitramfs)
+        }
     }
 
     static let files = ["vmlinuz", "initramfs.img", "devicetree"]
 
     /// Finds the kernel in a tree, never outside it (TreeKernel). Exactly one kernel version must
     /// carry a vmlinuz, which must be a regular file with kernel content (KernelImage); `warnings`
-    /// gets what is deployed although it looks odd.
-    static func find(in tree: Directory, treePath: String, warnings: inout [String]) throws(BootDeployError) -> Artifacts {
+    /// gets what is deployed although it looks odd. With `initramfs` false the tree's initramfs
+    /// (if any) is neither required nor stored.
+    static func find(in tree: Directory, treePath: String, initramfs: Bool = true, warnings: inout [String]) throws(BootDeployError) -> Artifacts {
         let noKernel = "the tree has no kernel (usr/lib/modules/<kver>/vmlinuz)"
         guard let mods = try TreeKernel.openInTree(tree, "usr/lib/modules", treePath: treePath) else {
             throw .badInput(file: "\(treePath)/usr/lib/modules", line: 0, message: noKernel)
@@ -38,18 +46,20 @@ struct KernelStore {
         if let what = try TreeKernel.notAFile("vmlinuz", in: d) {
             throw .badInput(file: "\(shown)/vmlinuz", line: 0, message: "the kernel is \(what)")
         }
-        guard d.exists("initramfs.img") else {
-            throw .badInput(file: "\(shown)/initramfs.img", line: 0, message: "the tree has a kernel but no initramfs")
+        if initramfs && !d.exists("initramfs.img") {
+            throw .badInput(file: "\(shown)/initramfs.img", line: 0,
+                            message: "the tree has a kernel but no initramfs; to boot it without one (its kernel must drive the root's disk and filesystem without modules), deploy with --no-initramfs")
         }
-        if let what = try TreeKernel.notAFile("initramfs.img", in: d) {
+        if initramfs, let what = try TreeKernel.notAFile("initramfs.img", in: d) {
             throw .badInput(file: "\(shown)/initramfs.img", line: 0, message: "the initramfs is \(what)")
         }
         let hasDT = d.exists("devicetree")
         if hasDT, let what = try TreeKernel.notAFile("devicetree", in: d) {
             throw .badInput(file: "\(shown)/devicetree", line: 0, message: "the devicetree is \(what)")
         }
-        var h = SHA256()
-        for f in files where f != "devicetree" || hasDT {
+        var a = Artifacts(kernelVersion: kver, modulesDir: d, hasDevicetree: hasDT, hasInitramfs: initramfs, digest: "")
+        let h = SHA256()
+        for f in files where a.stores(f) {
             let bytes = try sys { () throws(SystemError) in try d.readFile(f, limit: 1 << 30) }
             if bytes.isEmpty { throw .badInput(file: "\(shown)/\(f)", line: 0, message: "is empty (0 bytes)") }
             if f == "vmlinuz" {
@@ -63,7 +73,8 @@ struct KernelStore {
             h.update(Array("\(f)\u{0}\(bytes.count)\u{0}".utf8))
             h.update(bytes)
         }
-        return Artifacts(kernelVersion: kver, modulesDir: d, hasDevicetree: hasDT, digest: h.finalizeHex())
+        a.digest = h.finalizeHex()
+        return a
     }
 
     /// Makes sure the artifacts are on /boot; returns the directory relative to the boot root and
@@ -80,7 +91,7 @@ struct KernelStore {
                 try parent.removeTree(tmp)
                 try parent.makeDirectory(tmp)
                 let t = try parent.openDirectory(tmp)
-                for f in KernelStore.files where f != "devicetree" || a.hasDevicetree {
+                for f in KernelStore.files where a.stores(f) {
                     try t.copyFile(f, from: a.modulesDir, to: f, mode: 0o644)
                 }
                 try t.sync()

@@ -51,4 +51,8 @@ int bd_errno(void);
 int bd_saved_argc(void);
 char **bd_saved_argv(void);
 
+/* finit_module(2) with no parameters: loads a kernel module from an open file (no wrapper in glibc
+ * 2.36). Used as init= to load efivarfs from the deployment before systemd runs. */
+int bd_finit_module(int fd);
+
 #endif

@@ -22,6 +22,16 @@ int bd_child_exited(pid_t pid);
 /* pipe2(fds, O_CLOEXEC | O_NONBLOCK): pipe2 needs _GNU_SOURCE, which Swift's Glibc lacks. */
 int bd_pipe_cloexec_nonblock(int fds[2]);
 
+/* Starts the program open at `exec_fd` (an O_PATH descriptor whose owner and mode were checked)
+ * with execveat(AT_EMPTY_PATH), so that what runs is exactly the file that was checked. The child
+ * gets its own process group, an empty signal mask and default dispositions, stdin /dev/null,
+ * stdout and stderr `out_fd`, the program's descriptor as fd 3 (a script's interpreter reads it as
+ * /dev/fd/3) and no other descriptor. Returns the pid, or -errno when the fork or the exec failed. */
+/* O_PATH, which needs _GNU_SOURCE (Swift's Glibc module lacks it). */
+int bd_o_path(void);
+
+pid_t bd_spawn_checked(int exec_fd, char *const argv[], char *const envp[], int out_fd);
+
 /* ---- sd-bus, reduced to what boot-health needs from systemd's manager ----
  * Signals are collected by a callback into a queue inside the connection, and handed out one at a
  * time by bd_bus_next_event(), so that the Swift side never deals with C callbacks. */
