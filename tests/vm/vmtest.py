@@ -155,7 +155,7 @@ class Env:
         self.install_guest_bits(tree)
         self.install_project(tree)
         # What a package's postinst would do: enable our units that have an [Install] section.
-        units = sorted(u for u in os.listdir(os.path.join(REPO, "units")) if u.endswith(".service")
+        units = sorted(u for u in os.listdir(os.path.join(REPO, "units")) if u.endswith((".service", ".path"))
                        and "[Install]" in open(os.path.join(REPO, "units", u)).read())
         if units:
             sh(["systemctl", f"--root={tree}", "enable"] + units)
