@@ -68,6 +68,23 @@ struct NoInitramfsTests {
         #expect(!FileManager.default.fileExists(atPath: m.root + "/bootdeploy/early-boot"))
     }
 
+    @Test("an early-boot binary that is not a 64-bit ELF file, or needs a library the tree lacks, is refused, naming the file")
+    func badBinaryRefused() throws {
+        let m = Machine()
+        try m.initOS()
+        let t = m.tree("a")
+        m.tmp.write("trees/a/usr/lib/bootdeploy/bd-prepare-root", "#!/bin/sh\n", mode: 0o755)
+        var r = try m.bd("deploy", ["--stateroot", "os", "--tree", t, "--karg", "root=LABEL=x", "--no-initramfs"])
+        #expect(r.status == 1 && r.stderr.contains("\(t)/usr/lib/bootdeploy/bd-prepare-root: not an ELF file"), "\(r.stderr)")
+        let u = m.tree("b")
+        try addEarlyBoot(m, tree: "b")
+        try FileManager.default.removeItem(atPath: u + "/usr/lib/x86_64-linux-gnu/libmount.so.1")
+        r = try m.bd("deploy", ["--stateroot", "os", "--tree", u, "--karg", "root=LABEL=x", "--no-initramfs"])
+        #expect(r.status == 1 && r.stderr.contains("needs libmount.so.1"), "\(r.stderr)")
+        #expect(m.entryFiles().isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: m.root + "/bootdeploy/early-boot"))
+    }
+
     @Test("deploy --no-initramfs: entry without initrd, with init= and LD_LIBRARY_PATH=; binary, libraries and loader installed; no initramfs on /boot")
     func deployWritesInitEntry() throws {
         let m = Machine()
@@ -103,7 +120,7 @@ struct NoInitramfsTests {
         #expect(dep["earlyBootProblem"] == nil)
     }
 
-    @Test("the installed early-boot binary runs in a root that holds nothing but bootdeploy/ (chroot)")
+    @Test("the installed early-boot binary runs in a root that holds nothing but bootdeploy/ and empty mount points (chroot)")
     func installedBinaryIsSelfContained() throws {
         if !TestEnv.isRoot { try TestEnv.skip("installedBinaryIsSelfContained", because: "chroot needs root") }
         let m = Machine()

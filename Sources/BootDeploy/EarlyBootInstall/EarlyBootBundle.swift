@@ -167,9 +167,13 @@ struct EarlyBootBundle {
         if ref != self.ref {
             return "\(where_) is stale: the deployment's own \(Self.treeBinary) and libraries now make \(self.ref.path)"
         }
-        guard let expected = try? installedFiles() else { return "\(where_): the tree's binary cannot be read" }
+        let expected: [(name: String, bytes: [UInt8], mode: mode_t)]
+        do { expected = try installedFiles() } catch { return "\(where_) cannot be compared: \(error)" }
         for f in expected {
-            guard let have = try? sysroot.readFile("\(ref.path)/\(f.name)", limit: 256 << 20) else { return "\(where_)/\(f.name) is missing" }
+            let have: [UInt8]
+            do { have = try sysroot.readFile("\(ref.path)/\(f.name)", limit: 256 << 20) } catch {
+                return error.errno == .noSuchFileOrDirectory ? "\(where_)/\(f.name) is missing" : "\(where_)/\(f.name): \(error)"
+            }
             if have != f.bytes { return "\(where_)/\(f.name) differs from what was installed (damaged)" }
         }
         return nil
