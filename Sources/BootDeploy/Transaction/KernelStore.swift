@@ -60,15 +60,24 @@ struct KernelStore {
         var a = Artifacts(kernelVersion: kver, modulesDir: d, hasDevicetree: hasDT, hasInitramfs: initramfs, digest: "")
         let h = SHA256()
         for f in files where a.stores(f) {
+            if f != "vmlinuz" {
+                // The initramfs (tens of MB) and the devicetree are hashed as they are read, never
+                // held whole; a file that changes size meanwhile is refused, not half-hashed.
+                let size = Int(try sys { () throws(SystemError) in try d.status(f) }.st_size)
+                if size == 0 { throw .badInput(file: "\(shown)/\(f)", line: 0, message: "is empty (0 bytes)") }
+                h.update(Array("\(f)\u{0}\(size)\u{0}".utf8))
+                let read = try sys { () throws(SystemError) in try d.readChunks(f) { h.update($0) } }
+                if read != size { throw .badInput(file: "\(shown)/\(f)", line: 0, message: "changed while it was read (\(size) bytes, then \(read))") }
+                continue
+            }
+            // The kernel is read whole: its header check may look anywhere in it (ELF segments).
             let bytes = try sys { () throws(SystemError) in try d.readFile(f, limit: 1 << 30) }
             if bytes.isEmpty { throw .badInput(file: "\(shown)/\(f)", line: 0, message: "is empty (0 bytes)") }
-            if f == "vmlinuz" {
-                switch KernelImage.check(bytes) {
-                case .recognised: break
-                case .broken(let why): throw .badInput(file: "\(shown)/vmlinuz", line: 0, message: "the kernel \(why)")
-                case .unknown:
-                    warnings.append("\(shown)/vmlinuz has no kernel image header BootDeploy knows (bzImage, PE, ARM64, RISC-V, ARM zImage, ELF, compressed); deployed as it is")
-                }
+            switch KernelImage.check(bytes) {
+            case .recognised: break
+            case .broken(let why): throw .badInput(file: "\(shown)/vmlinuz", line: 0, message: "the kernel \(why)")
+            case .unknown:
+                warnings.append("\(shown)/vmlinuz has no kernel image header BootDeploy knows (bzImage, PE, ARM64, RISC-V, ARM zImage, ELF, compressed); deployed as it is")
             }
             h.update(Array("\(f)\u{0}\(bytes.count)\u{0}".utf8))
             h.update(bytes)
