@@ -62,8 +62,9 @@ public enum BootFreeze {
 
     /// Makes sure a write to `dir`'s filesystem will not hang: thaws a freeze that an interrupted
     /// writer of ours left (returning a note saying so), and throws `.resourceBusy` naming the
-    /// path when someone else holds it frozen. Only meaningful on a filesystem that can freeze.
-    public static func ensureWritable(_ dir: Directory, marker: Directory?) throws(SystemError) -> [String] {
+    /// path when someone else holds it frozen (found by one guarded freeze/thaw, only with
+    /// `probe`). Only meaningful on a filesystem that can freeze.
+    public static func ensureWritable(_ dir: Directory, marker: Directory?, probe: Bool = true) throws(SystemError) -> [String] {
         var notes: [String] = []
         if let marker, marker.exists(markerName) {
             let text = (try? marker.readText(markerName)) ?? ""
@@ -74,6 +75,7 @@ public enum BootFreeze {
             }
             try marker.remove(markerName)
         }
+        if !probe { return notes }
         switch try cycle(dir, marker: marker) {
         case .cycled, .unsupported: return notes
         case .alreadyFrozen:

@@ -4,10 +4,11 @@ import Glibc
 /// /boot and freezing: whether this partition is one we freeze, and the check every writer makes
 /// before it writes (docs/ON-DISK.md, `.boot-frozen`).
 extension BootPartition {
-    /// A dedicated ext4/xfs mount (never the host's root in a demo or test), with freezing allowed.
-    var freezes: Bool {
-        freeze && (filesystem == .ext4 || filesystem == .xfs) && isMountPoint(path)
-    }
+    /// A dedicated ext4/xfs mount (never the host's root in a demo or test).
+    var canFreeze: Bool { (filesystem == .ext4 || filesystem == .xfs) && isMountPoint(path) }
+
+    /// One we freeze: it can, and freezing is allowed (not `--no-freeze`).
+    var freezes: Bool { freeze && canFreeze }
 
     /// `$SYSROOT/bootdeploy`, where the freeze marker lives; nil before `init`.
     func freezeMarkerDirectory() -> Directory? {
@@ -16,10 +17,11 @@ extension BootPartition {
 
     /// Called under the sysroot lock before anything is written: a freeze an interrupted writer
     /// of ours left is thawed (and said on stderr); a freeze held by someone else is an error, as
-    /// writing would hang in uninterruptible sleep until they thaw.
+    /// writing would hang in uninterruptible sleep until they thaw. With `--no-freeze` only the
+    /// leftover of an earlier writer is thawed; nothing is frozen to probe.
     public func ensureWritable() throws(BootDeployError) {
-        guard freezes else { return }
-        let notes = try sys { () throws(SystemError) in try BootFreeze.ensureWritable(dir, marker: freezeMarkerDirectory()) }
+        guard canFreeze else { return }
+        let notes = try sys { () throws(SystemError) in try BootFreeze.ensureWritable(dir, marker: freezeMarkerDirectory(), probe: freeze) }
         for n in notes {
             let line = "warning: \(n)\n"
             _ = line.withCString { write(2, $0, strlen($0)) }
