@@ -20,6 +20,15 @@ public struct DirectoryIdentity: Hashable, Sendable {
 }
 
 extension Directory {
+    /// Whether `other` is on the same mount as this directory, where `link()` and `rename()`
+    /// between them work: bind mounts of one filesystem share a device number, yet the kernel
+    /// refuses both across them (EXDEV). Judged by mount id where the kernel tells it, else by device.
+    public func isOnSameMount(as other: Directory) -> Bool {
+        let a = bd_mount_id(fd), b = bd_mount_id(other.fd)
+        if a >= 0 && b >= 0 { return a == b }
+        return deviceNumber == other.deviceNumber
+    }
+
     /// This directory and every directory above it up to its root (`..` crosses mount points),
     /// nearest first.
     public func ancestry() throws(SystemError) -> [DirectoryIdentity] {
@@ -30,6 +39,31 @@ extension Directory {
             let parent = Directory(fd: fd, path: current.sub(".."))
             let id = try DirectoryIdentity(parent)
             if id == out.last { break }
+            out.append(id)
+            current = parent
+        }
+        return out
+    }
+
+    /// This directory and the directories above it within its own mount, nearest first: the walk
+    /// stops at the mount's root, where `..` would lead into another filesystem or another view of
+    /// the same one. A bind mount's root keeps the identity of the directory it shows, so the last
+    /// element says where on its filesystem this directory really lies (the booted deployment's `/`
+    /// is its deployment directory; a tree under `/sysroot` ends at the physical root).
+    public func ancestryWithinMount() throws(SystemError) -> [DirectoryIdentity] {
+        var out = [try DirectoryIdentity(self)]
+        var current = self
+        var mount = bd_mount_id(fd)
+        while out.count < 4096 {
+            let fd = try retryingOnInterrupt { openat(current.fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC) }.get("open", current.sub(".."))
+            let parent = Directory(fd: fd, path: current.sub(".."))
+            let id = try DirectoryIdentity(parent)
+            if id == out.last { break }
+            // Another mount: by its mount id where the kernel tells it (bind mounts of one
+            // filesystem share a device), else by device.
+            let parentMount = bd_mount_id(parent.fd)
+            if mount >= 0 && parentMount >= 0 ? parentMount != mount : id.device != out.last!.device { break }
+            mount = parentMount
             out.append(id)
             current = parent
         }

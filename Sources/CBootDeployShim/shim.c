@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -61,3 +62,13 @@ int bd_saved_argc(void) { return bd_argc_saved; }
 char **bd_saved_argv(void) { return bd_argv_saved; }
 
 int bd_finit_module(int fd) { return (int)syscall(SYS_finit_module, fd, "", 0); }
+
+int64_t bd_mount_id(int fd) {
+    struct statx stx;
+    if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID, &stx) != 0) return -1;
+#ifdef STATX_MNT_ID
+    if (stx.stx_mask & STATX_MNT_ID) return (int64_t)stx.stx_mnt_id;
+#endif
+    errno = EINVAL;
+    return -1;
+}

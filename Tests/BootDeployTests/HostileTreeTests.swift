@@ -54,7 +54,7 @@ struct HostileTreeTests {
     @Test("a tree of 100,000 nested directories deploys and undeploys", .enabled(if: TestEnv.isRoot))
     func hundredThousandLevels() throws { try deepDeploy(100_000) }
 
-    @Test("--tree that is the sysroot, holds it, or lies inside bootdeploy/ is refused, and nothing changes")
+    @Test("--tree that is the sysroot, holds it, is a deployment or BootDeploy's state is refused, and nothing changes")
     func treeIsOrHoldsTheSysroot() throws {
         let m = Machine(label: "bdself")
         // The sysroot holds a complete OS tree, as a real physical root may.
@@ -64,18 +64,47 @@ struct HostileTreeTests {
         let a = try m.deploy(m.tree("a", kernel: "k1"))
         let dep = m.root + "/bootdeploy/" + a.replacingOccurrences(of: "/", with: "/deploy/")
         let before = try treeDigest(m.root) + treeDigest(m.boot)
-        let cases: [(String, String)] = [
-            (m.root, "holds"), (m.tmp.path, "holds"), (m.root + "/bootdeploy", "holds"),
-            (dep, "inside"), (dep + "/usr", "inside"), (m.root + "/bootdeploy/os/var", "inside"),
+        let cases: [(tree: String, moves: [Bool], word: String)] = [
+            (m.root, [false, true], "holds"), (m.tmp.path, [false, true], "holds"), (m.root + "/bootdeploy", [false, true], "holds"),
+            (dep, [false, true], "is the existing deployment"), (dep + "/usr", [true], "lies inside the deployment"),
+            (m.root + "/bootdeploy/os/var", [false, true], "lies inside"), (m.root + "/bootdeploy/os/deploy", [false, true], "lies inside"),
         ]
-        for (tree, word) in cases {
-            for move in [false, true] {
-                let r = try m.bd("deploy", ["--stateroot", "os", "--tree", tree, "--karg", "root=x"] + (move ? ["--move"] : []))
-                #expect(r.status == 1, "--tree \(tree)\(move ? " --move" : ""): \(r.status) \(r.stderr)")
-                #expect(r.stderr.contains("--tree \(tree)") && r.stderr.contains(word), "\(tree): \(r.stderr)")
+        for c in cases {
+            for move in c.moves {
+                let r = try m.bd("deploy", ["--stateroot", "os", "--tree", c.tree, "--karg", "root=x"] + (move ? ["--move"] : []))
+                #expect(r.status == 1, "--tree \(c.tree)\(move ? " --move" : ""): \(r.status) \(r.stderr)")
+                #expect(r.stderr.contains("--tree \(c.tree)") && r.stderr.contains(c.word), "\(c.tree): \(r.stderr)")
             }
         }
         #expect(try treeDigest(m.root) + treeDigest(m.boot) == before, "a refused deploy changed something")
+    }
+
+    @Test("on the booted system a tree under /sysroot or in the stateroot's var deploys, although / is a deployment", .enabled(if: TestEnv.isRoot))
+    func treesAnUpdaterUsesOnTheBootedSystem() throws {
+        let m = Machine(label: "bdbooted")
+        try m.initOS()
+        let a = try m.deploy(m.tree("a", kernel: "k1"))
+        let dep = m.root + "/bootdeploy/" + a.replacingOccurrences(of: "/", with: "/deploy/")
+        // An update placed in the physical root, and one downloaded into the stateroot's /var.
+        try sh("mkdir -p '\(m.root)/updates' '\(m.root)/bootdeploy/os/var/tmp' && cp -a '\(m.tree("b", kernel: "k2"))' '\(m.root)/updates/b' && cp -a '\(m.tree("c", kernel: "k3"))' '\(m.root)/bootdeploy/os/var/tmp/c'")
+        // The booted layout: the deployment is the root (a bind mount), the physical root is
+        // mounted at its /sysroot and the stateroot's var at its /var.
+        let view = m.tmp.sub("booted-root")
+        // As on the booted system: --sysroot is the physical root's mount point there.
+        let args = ["--sysroot", view + "/sysroot", "--boot", m.boot, "--run-dir", m.run, "--boot-strategy", m.strategy]
+        let bd = "'\(TestEnv.tool("boot-deploy"))' deploy \(args.map { "'\($0)'" }.joined(separator: " ")) --stateroot os --karg root=x"
+        let r = try inMountNamespace("""
+            mkdir -p '\(view)' && mount --bind '\(dep)' '\(view)' && mount --bind '\(m.root)' '\(view)/sysroot' && \
+            mount --bind '\(m.root)/bootdeploy/os/var' '\(view)/var' && \
+            \(bd) --tree '\(view)/sysroot/updates/b' && \(bd) --tree '\(view)/var/tmp/c' && \
+            { \(bd) --tree '\(view)/var/tmp/c' --move; echo "move-across-mounts=$?"; } && \
+            \(bd) --tree '\(view)/sysroot/bootdeploy/os/var/tmp/c' --move
+            """)
+        #expect(r.status == 0, "\(r.status) \(r.stderr)")
+        // /var is another mount than /sysroot: rename cannot cross it, and the refusal says where to look.
+        #expect(r.stdout.contains("move-across-mounts=1") && r.stderr.contains("same mount"), "\(r.stdout) \(r.stderr)")
+        #expect(try m.deployments().count == 4)
+        #expect(!FileManager.default.fileExists(atPath: m.root + "/bootdeploy/os/var/tmp/c"), "--move took the download into place")
     }
 
     @Test("the booted deployment seen through a bind mount cannot be deployed with --move", .enabled(if: TestEnv.isRoot))

@@ -149,7 +149,7 @@ public final class DeploymentManager: @unchecked Sendable {
         guard req.tries >= 0 && req.tries <= 9 else { throw .refused("--tries must be 0...9 (the counter is written as one digit)") }
         let deployDir = try sysroot.deployDir(req.stateroot)
         let tree = try sys { () throws(SystemError) in try Directory.open(req.tree) }
-        try checkTreeLocation(tree, path: req.tree)
+        try checkTreeLocation(tree, path: req.tree, move: req.move)
         var warnings: [String] = []
         let artifacts = try KernelStore.find(in: tree, treePath: req.tree, initramfs: !req.noInitramfs, warnings: &warnings)
         let earlyBoot = req.noInitramfs ? try EarlyBootBundle.collect(from: tree, treePath: req.tree) : nil
@@ -228,8 +228,8 @@ public final class DeploymentManager: @unchecked Sendable {
 
     func placeTree(_ tree: Directory, path: String, into deployDir: Directory, id: String, move: Bool, stateroot: String) throws(BootDeployError) {
         let tmp = ".\(id).tmp"
-        let sameFS = tree.deviceNumber == deployDir.deviceNumber
-        if move && !sameFS { throw .refused("--move needs the tree on the same filesystem as \(deployDir.path)") }
+        let sameFS = tree.deviceNumber == deployDir.deviceNumber && tree.isOnSameMount(as: deployDir)
+        if move && !sameFS { throw .refused("--move needs the tree on the same mount as \(deployDir.path) (rename cannot cross mounts; on a booted system give the tree's path below the --sysroot, e.g. /sysroot/...)") }
         do {
             try sys { () throws(SystemError) in
                 if move, let (parentPath, base) = splitParent(path) {

@@ -29,6 +29,10 @@ int bd_freeze_watchdog_stop(int pid, int pipe_w, int thawed);
 /* openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS): never resolves outside dirfd. */
 int bd_openat_in_root(int dirfd, const char *path, int flags);
 
+/* The mount id of the mount fd lives on (statx STATX_MNT_ID, Linux 5.8); -1 when the kernel
+ * does not say (errno set, or ENOSYS/EINVAL on an older kernel). */
+int64_t bd_mount_id(int fd);
+
 /* syncfs(2): flush the whole filesystem that fd lives on. */
 int bd_syncfs(int fd);
 
