@@ -760,6 +760,7 @@ def scenario_update_keeps_configuration(env, work):
           f"an untouched vendor file has the update's version: {b2.get('etcUntouched')}")
     ds = b2.get("deployStatus", "")
     check(f'"mergedFrom" : "{v1}"' in ds or f'"mergedFrom":"{v1}"' in ds, f"status names the merge deployment: {ds[:300]}")
+    return st.machine
 
 
 # Scenario 8: no initramfs. The disk is NVMe, which Debian's cloud kernel drives (like ext4) without
