@@ -84,25 +84,10 @@ public final class Directory: @unchecked Sendable {
         String(decoding: try readFile(name), as: UTF8.self)
     }
 
-    /// Names in this directory, without `.` and `..`, sorted bytewise for determinism.
+    /// Names in this directory, without `.` and `..`, sorted bytewise for determinism. Bytes that
+    /// are not UTF-8 are repaired (U+FFFD): walks that must reproduce a name use `entryNames()`.
     public func entries() throws(SystemError) -> [String] {
-        let d = try retryingOnInterrupt { dup(fd) }.get("dup", path)
-        guard let dir = fdopendir(d) else {
-            let e = Errno(rawValue: Glibc.errno)
-            close(d)
-            throw SystemError("opendir", path, e)
-        }
-        defer { closedir(dir) }
-        rewinddir(dir)
-        var names: [String] = []
-        while let ent = readdir(dir) {
-            let name = withUnsafePointer(to: ent.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if name == "." || name == ".." { continue }
-            names.append(name)
-        }
-        return names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        try entryNames().map { String(decoding: $0.bytes, as: UTF8.self) }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
 
     /// A symlink's target as text (bytes that are not UTF-8 are repaired: use `readLinkTarget` to

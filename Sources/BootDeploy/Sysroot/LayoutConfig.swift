@@ -6,12 +6,8 @@ public enum LayoutConfig {
     /// Parses `layout.conf`: `bind SOURCE TARGET [ro]` lines, `#` comments.
     public static func parse(_ text: String, file: String, stateroot: String) throws(BootDeployError) -> [BindMount] {
         var out: [BindMount] = []
-        var lineNo = 0
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            lineNo += 1
-            let line = raw.trimmingSpaces()
-            if line.isEmpty || line.hasPrefix("#") { continue }
-            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        for d in DirectiveLine.parse(text) {
+            let lineNo = d.number, words = d.words
             guard words.first == "bind" else {
                 throw .badInput(file: file, line: lineNo, message: "unknown directive \(quoted(words[0])); expected 'bind SOURCE TARGET [ro]'")
             }
