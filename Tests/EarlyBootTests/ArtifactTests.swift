@@ -13,6 +13,14 @@ var prepareRootBinary: String {
     ProcessInfo.processInfo.environment["BOOTDEPLOY_PREPARE_ROOT_BINARY"] ?? TestEnv.tool("bd-prepare-root")
 }
 
+/// The release bd-prepare-root: `BOOTDEPLOY_PREPARE_ROOT_BINARY`, else the release build next to the
+/// tests' own build folder, else the Makefile's; "(none)" when there is none.
+var releasePrepareRoot: String {
+    let candidates = [ProcessInfo.processInfo.environment["BOOTDEPLOY_PREPARE_ROOT_BINARY"],
+                      TestEnv.binDir + "/../release/bd-prepare-root", repoRoot + "/.build/release/bd-prepare-root"]
+    return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) } ?? "(none)"
+}
+
 @Suite("what ships: the binary, the dracut module, the /var generator", .serialized)
 struct ArtifactTests {
     @Test("bd-prepare-root links no Foundation: neither its libraries nor its symbols")
@@ -43,10 +51,7 @@ struct ArtifactTests {
 
     @Test("the release build is within budget: stripped, static Swift runtime, at most 8 MB")
     func releaseBudget() throws {
-        // The release build next to the tests' own build folder, else the Makefile's.
-        let candidates = [ProcessInfo.processInfo.environment["BOOTDEPLOY_PREPARE_ROOT_BINARY"],
-                          TestEnv.binDir + "/../release/bd-prepare-root", repoRoot + "/.build/release/bd-prepare-root"]
-        let bin = candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) } ?? "(none)"
+        let bin = releasePrepareRoot
         guard FileManager.default.isExecutableFile(atPath: bin) else {
             try TestEnv.skip("releaseBudget", because: "no release build at \(bin) (make release, or set BOOTDEPLOY_PREPARE_ROOT_BINARY)")
         }
@@ -60,9 +65,7 @@ struct ArtifactTests {
 
     @Test("the release bd-prepare-root carries no fault-injection seam: it runs as PID 1")
     func releaseHasNoFaultSeam() throws {
-        let candidates = [ProcessInfo.processInfo.environment["BOOTDEPLOY_PREPARE_ROOT_BINARY"],
-                          TestEnv.binDir + "/../release/bd-prepare-root", repoRoot + "/.build/release/bd-prepare-root"]
-        let bin = candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) } ?? "(none)"
+        let bin = releasePrepareRoot
         guard FileManager.default.isExecutableFile(atPath: bin) else {
             try TestEnv.skip("releaseHasNoFaultSeam", because: "no release build at \(bin) (make release, or set BOOTDEPLOY_PREPARE_ROOT_BINARY)")
         }

@@ -1,0 +1,62 @@
+import BootDeployEarlyBoot
+import BootDeploySystem
+import FoundationEssentials
+import Glibc
+
+/// `cleanup`: what no entry references goes, except what must stay.
+extension DeploymentManager {
+    /// Removes deployments and kernel directories that no entry references, except pinned, booted
+    /// and staged ones, and what interrupted operations left behind.
+    public func cleanup() throws(BootDeployError) -> CleanupReport {
+        let lock = try sysroot.lock()
+        defer { withExtendedLifetime(lock) {} }
+        var report = CleanupReport()
+        let cur = try current(forWriting: true)
+        try EntryTransaction(boot: cur.boot, state: cur.entries).cleanLeftovers()
+        // Duplicate entries from an interrupted per-file update: rewrite the set without them.
+        if !cur.entries.duplicates.isEmpty {
+            try commit(cur.plan, cur)
+            report.leftovers += cur.entries.duplicates.map { "entry \($0)" }
+        }
+        let live = Set(cur.entries.ours.map(\.qualifiedID))
+        let bootedID = try booted()?.qualifiedID
+        let stagedID = try staged()?.qualifiedID
+        for r in cur.records.values.sorted(by: { $0.qualifiedID < $1.qualifiedID }) {
+            if live.contains(r.qualifiedID) || r.pinned || r.qualifiedID == bootedID || r.qualifiedID == stagedID { continue }
+            try removeDeployment(r)
+            report.deployments.append(r.qualifiedID)
+        }
+        // Trees without a record: interrupted deploys (`.<id>.tmp`) or leftovers of removal.
+        for sr in try sysroot.stateroots() {
+            let d = try sysroot.deployDir(sr)
+            for name in try sys({ () throws(SystemError) in try d.entries() }) {
+                let isTmp = name.hasPrefix(".") && name.hasSuffix(".tmp")
+                let orphanTree = !name.hasSuffix(".json") && !name.hasSuffix(".attempts") && !name.hasPrefix(".") && !d.exists(name + ".json")
+                let orphanCounter = name.hasSuffix(".attempts") && !d.exists(String(name.dropLast(".attempts".count)) + ".json")
+                if isTmp || orphanTree || orphanCounter {
+                    try sys { () throws(SystemError) in try d.removeTree(name) }
+                    report.leftovers.append("\(sr)/deploy/\(name)")
+                }
+            }
+        }
+        report.kernels = try cleanupKernels(keeping: try current(forWriting: false))
+        return report
+    }
+
+    func cleanupKernels(keeping cur: Current) throws(BootDeployError) -> [String] {
+        var referenced = Set<String>()
+        for o in cur.entries.ours {
+            if let l = o.entry.linux { referenced.insert(String(l.drop { $0 == "/" }.split(separator: "/").dropLast().joined(separator: "/"))) }
+        }
+        // Pinned, booted and staged deployments keep their kernels even without an entry.
+        let keep = Set([try booted()?.qualifiedID, try staged()?.qualifiedID].compactMap { $0 })
+        for r in cur.records.values where r.pinned || keep.contains(r.qualifiedID) { referenced.insert(r.kernelDir) }
+        var removed: [String] = []
+        let store = KernelStore(boot: cur.boot)
+        for k in store.all() where !referenced.contains(k) {
+            try store.remove(k)
+            removed.append(k)
+        }
+        return removed + (try cleanupEarlyBoot(keeping: Array(cur.records.values)))
+    }
+}
