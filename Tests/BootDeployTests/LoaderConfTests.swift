@@ -52,4 +52,15 @@ struct LoaderConfTests {
             #expect(try m.bd("validate").ok, "validate, default \(value ?? "none")")
         }
     }
+
+    @Test("a loader.conf that cannot be read is said, naming the file and the error, not taken as no default")
+    func unreadableLoaderConf() throws {
+        let (m, _, _) = try machine()
+        // A directory where the file should be: read(2) fails with EISDIR, even for root.
+        m.tmp.mkdir("boot/loader/loader.conf")
+        let warnings = (try m.status()["warnings"] as? [String]) ?? []
+        #expect(warnings.contains { $0.contains("loader/loader.conf") && $0.contains("cannot be read") }, "\(warnings)")
+        let v = try m.bd("validate")
+        #expect(v.status == 1 && v.stdout.contains("cannot be read"), "validate: \(v.stdout)")
+    }
 }

@@ -12,13 +12,20 @@ import Glibc
 /// place it on the boot partition. Both are read where they differ.
 enum LoaderConfDefault {
     /// What one loader.conf says: the file and its `default` value (the last one wins).
-    static func defaults(bootPath: String) -> [(file: String, value: String)] {
+    /// A loader.conf that exists but cannot be read is in `unreadable`, with the error: its
+    /// `default` cannot be judged, and saying nothing would read as "no problem".
+    static func defaults(bootPath: String) -> (found: [(file: String, value: String)], unreadable: [String]) {
         var out: [(String, String)] = []
+        var unreadable: [String] = []
         var seen = Set<String>()
         for root in [bootPath] + espPaths(besides: bootPath) where !seen.contains(root) {
             seen.insert(root)
-            guard let dir = try? Directory.open(root), dir.exists("loader/loader.conf"),
-                  let text = try? dir.readText("loader/loader.conf") else { continue }
+            guard let dir = try? Directory.open(root), dir.exists("loader/loader.conf") else { continue }
+            let text: String
+            do { text = try dir.readText("loader/loader.conf") } catch {
+                unreadable.append("\(error)")
+                continue
+            }
             var value: String?
             for raw in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
                 let line = raw.drop { $0 == " " || $0 == "\t" }
@@ -29,7 +36,7 @@ enum LoaderConfDefault {
             }
             if let value, !value.isEmpty { out.append(("\(root)/loader/loader.conf", value)) }
         }
-        return out
+        return (out, unreadable)
     }
 
     /// An ESP mounted where bootctl looks, other than the boot partition itself: only on a live
@@ -53,7 +60,11 @@ enum LoaderConfDefault {
     static func warnings(bootPath: String, state: BootEntriesState) -> [String] {
         guard let first = state.ours.first else { return [] }
         var out: [String] = []
-        for (file, value) in defaults(bootPath: bootPath) {
+        let conf = defaults(bootPath: bootPath)
+        for e in conf.unreadable {
+            out.append("\(e): loader.conf cannot be read, so whether its 'default' overrides BootDeploy's order is unknown")
+        }
+        for (file, value) in conf.found {
             let shown = PrepareRootError.printable(value)
             if value.hasPrefix("@") {
                 out.append("\(file): 'default \(shown)' makes systemd-boot choose by an EFI variable, not BootDeploy's order: \(first.name.fileName) may not boot, and rollbacks and fallbacks do not take effect; remove the line")
