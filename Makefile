@@ -23,7 +23,7 @@ SYSTEMD_DIR ?= $(PREFIX)/lib/systemd
 ZSH_COMPLETIONS_DIR ?= $(PREFIX)/share/zsh/site-functions
 SYSCONFDIR ?= /etc
 
-.PHONY: all build release deps check check-vm check-deb demo bench install install-files generated deb clean
+.PHONY: all build release deps check check-vm check-vm-full check-deb demo bench install install-files generated deb clean
 
 all: build
 
@@ -52,6 +52,12 @@ check-vm:
 	scripts/install-deps.sh build
 	scripts/install-deps.sh vm
 	tests/vm/run.sh
+
+# Every real-boot scenario, including those CI leaves out for time (docs/TESTING.md has the last run).
+check-vm-full:
+	scripts/install-deps.sh build
+	scripts/install-deps.sh vm
+	BDVM_FULL=1 tests/vm/run.sh
 
 demo:
 	scripts/install-deps.sh demo

@@ -1,7 +1,7 @@
 #!/bin/bash
 # The real-boot suite (make check-vm): builds the release binaries in its own scratch path, the cached
 # base (debootstrap + kernel + initramfs), then runs the scenarios of tests/vm/vmtest.py under QEMU/TCG.
-# Environment: BDVM_ONLY=0,1,2 (scenario numbers), BDVM_WORK (console logs, images), BDVM_CACHE,
+# Environment: BDVM_ONLY=0,1,2 (scenario numbers), BDVM_FULL=1 (also the scenarios CI leaves out), BDVM_WORK (console logs, images), BDVM_CACHE,
 # BDVM_NO_BUILD=1 (use the binaries already in .build-vm/release).
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -870,6 +870,30 @@ SCENARIOS = [
 ]
 
 
+def extra_scenarios():
+    """Scenarios of other boot loaders live in their own modules (`scenarios_<loader>.py` beside this
+    file), each with a `SCENARIOS` list of (number, title, function[, "full"]). A scenario tagged
+    "full" runs only in the full matrix (`BDVM_FULL=1`, `make check-vm-full`); CI runs the rest."""
+    import importlib
+    out = []
+    for f in sorted(os.listdir(HERE)):
+        if f.startswith("scenarios_") and f.endswith(".py"):
+            mod = importlib.import_module(f[:-3])
+            out.extend(mod.SCENARIOS)
+    return out
+
+
+def selected(only, full):
+    for item in SCENARIOS + extra_scenarios():
+        num, title, fn = item[:3]
+        tags = item[3:]
+        if only:
+            if num in only:
+                yield num, title, fn
+        elif full or "full" not in tags:
+            yield num, title, fn
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--base", required=True)
@@ -883,9 +907,8 @@ def main():
     passed = failed = skipped = 0
     summary = []
     t_all = time.monotonic()
-    for num, title, fn in SCENARIOS:
-        if only and num not in only:
-            continue
+    full = os.environ.get("BDVM_FULL") == "1"
+    for num, title, fn in selected(only, full):
         work = os.path.join(args.work, f"s{num}")
         if os.path.exists(work):
             shutil.rmtree(work)
