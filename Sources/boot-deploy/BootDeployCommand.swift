@@ -17,6 +17,9 @@ struct RootOptions: ParsableArguments {
     @Option(help: "How /boot's entry set is swapped.")
     var bootStrategy: EntryStrategy = .auto
 
+    @Option(help: "The boot loader to write for (default: the one found on /boot).")
+    var bootLoader: BootLoaderKind?
+
     @Flag(help: "Fail at once instead of waiting when another writer holds the sysroot lock.")
     var noWait = false
 
@@ -27,7 +30,8 @@ struct RootOptions: ParsableArguments {
         let bootPath = try boot ?? BootLocator.locate().path
         return try DeploymentManager(Roots(sysroot: sysroot, boot: bootPath, runDir: runDir,
                                            strategy: bootStrategy,
-                                           waitForLock: !noWait, freeze: !noFreeze, cmdlineLimit: cmdlineLimit))
+                                           waitForLock: !noWait, freeze: !noFreeze, cmdlineLimit: cmdlineLimit,
+                                           bootLoader: bootLoader))
     }
 }
 
@@ -42,6 +46,7 @@ func guarded(_ body: () throws -> Void) throws {
 }
 
 extension EntryStrategy: ExpressibleByArgument {}
+extension BootLoaderKind: ExpressibleByArgument {}
 
 enum FileHandle {
     static func stderr(_ s: String) { _ = s.withCString { write(2, $0, strlen($0)) } }

@@ -19,7 +19,7 @@ extension BootDeployCommand {
 /// The human-readable status table.
 enum StatusText {
     static func render(_ s: BootStatus) -> String {
-        var out = "boot: \(s.boot) (\(s.bootStrategy))\n"
+        var out = "boot: \(s.boot) (\(s.bootStrategy.rawValue)); boot loader: \(s.bootLoader.rawValue)\n"
         if let f = s.finalizeFailure { out += "FINALIZE FAILED on the last shutdown: \(f)\n" }
         if s.deployments.isEmpty { out += "no deployments\n" }
         for d in s.deployments {

@@ -93,10 +93,18 @@ public final class DeploymentManager: @unchecked Sendable {
         return Current(boot: boot, entries: entries, records: byID, problems: problems)
     }
 
+    /// The boot loader this machine's /boot is written for (`--boot-loader`, else detected).
+    func bootLoader(_ boot: BootPartition) -> (backend: any BootLoaderBackend, context: BootLoaderContext) {
+        (BootLoaders.backend(for: roots, boot: boot), BootLoaderContext(boot: boot, roots: roots))
+    }
+
     func commit(_ plan: BootPlan, _ cur: Current, extraRecords: [DeploymentRecord] = []) throws(BootDeployError) {
         var records = cur.records
         for r in extraRecords { records[r.qualifiedID] = r }
-        let tx = EntryTransaction(boot: cur.boot, state: cur.entries)
+        let (backend, context) = bootLoader(cur.boot)
+        var tx = EntryTransaction(boot: cur.boot, state: cur.entries)
+        tx.generated = try backend.generatedFiles(plan, records: records, context: context)
+        try backend.install(context)
         try tx.apply { (top: Int?) throws(BootDeployError) -> [RenderedEntry] in
             try EntryRenderer.render(plan, records: records, top: top)
         }

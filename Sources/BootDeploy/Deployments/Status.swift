@@ -9,7 +9,9 @@ public struct BootStatus: Codable, Sendable {
     public var sysroot: String
     public var boot: String
     /// The entry strategy in use on /boot: symlink, exchange or per-file.
-    public var bootStrategy: String
+    public var bootStrategy: EntryStrategy
+    /// The boot loader /boot is written for (`--boot-loader`, else detected).
+    public var bootLoader: BootLoaderKind
     public var booted: String?
     public var staged: String?
     public var deployments: [Deployment]
@@ -99,7 +101,8 @@ extension DeploymentManager {
         }
         let foreign = cur.entries.foreign.map { BootStatus.ForeignEntry(file: $0.name.fileName, title: $0.entry.title, version: $0.entry.version) }
         let failure = finalizeProblem()
-        return BootStatus(sysroot: roots.sysroot, boot: roots.boot, bootStrategy: cur.boot.strategy.rawValue,
+        return BootStatus(sysroot: roots.sysroot, boot: roots.boot, bootStrategy: cur.boot.strategy,
+                          bootLoader: bootLoader(cur.boot).backend.kind,
                           booted: bootedID, staged: stagedID, deployments: rows, foreignEntries: foreign,
                           problems: problems, finalizeFailure: failure,
                           warnings: LoaderConfDefault.warnings(bootPath: roots.boot, state: cur.entries))
@@ -143,6 +146,8 @@ extension DeploymentManager {
             }
         }
         rep.problems += LoaderConfDefault.warnings(bootPath: roots.boot, state: cur.entries)
+        let (backend, context) = bootLoader(cur.boot)
+        rep.problems += backend.validate(context, state: cur.entries)
         rep.problems += earlyBootProblems(cur.entries.ours.compactMap { cur.records[$0.qualifiedID] })
         rep.foreign = cur.entries.foreign.map(\.name.fileName) + cur.entries.foreignErrors.map { "\($0) (malformed, left alone)" }
         return rep

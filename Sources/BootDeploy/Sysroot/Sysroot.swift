@@ -20,9 +20,12 @@ public struct Roots: Sendable {
     public var freeze: Bool
     /// COMMAND_LINE_SIZE to enforce (`--cmdline-limit`); nil: `cmdline.conf`, else 2048.
     public var cmdlineLimit: Int?
+    /// The boot loader to write for (`--boot-loader`); nil: the one detected on /boot.
+    public var bootLoader: BootLoaderKind?
 
     public init(sysroot: String, boot: String, runDir: String = "/run/bootdeploy", strategy: EntryStrategy = .auto,
-                waitForLock: Bool = true, freeze: Bool = true, cmdlineLimit: Int? = nil) {
+                waitForLock: Bool = true, freeze: Bool = true, cmdlineLimit: Int? = nil, bootLoader: BootLoaderKind? = nil) {
+        self.bootLoader = bootLoader
         self.sysroot = sysroot
         self.boot = boot
         self.runDir = runDir
@@ -34,7 +37,7 @@ public struct Roots: Sendable {
 }
 
 /// How a new entry set replaces the old one on /boot.
-public enum EntryStrategy: String, Sendable, CaseIterable {
+public enum EntryStrategy: String, Sendable, CaseIterable, Codable {
     /// Pick by filesystem: `.symlink` where symlinks exist, `.exchange` on vfat.
     case auto
     /// `loader -> loader.N` swapped with one rename (ext4, xfs, btrfs).

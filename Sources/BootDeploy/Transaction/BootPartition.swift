@@ -28,6 +28,9 @@ public struct BootEntriesState: Sendable {
     /// an interrupted per-file update leaves. Bootable, but not part of the set; the next
     /// transaction removes them.
     public var duplicates: [String] = []
+    /// Files a boot-loader backend generated into the entry set (`bootdeploy.*`): replaced by each
+    /// transaction, never carried over.
+    public var generated: [String] = []
 
     public func ours(_ qid: String) -> Ours? { ours.first { $0.qualifiedID == qid } }
 }
@@ -89,6 +92,7 @@ public final class BootPartition: @unchecked Sendable {
         for file in try sys({ () throws(SystemError) in try d.entries() }) {
             let full = "\(path)/\(rel)/\(file)"
             let isOurs = file.hasPrefix("bd-")
+            if GeneratedFile.isGeneratedName(file) { state.generated.append(file); continue }
             guard let name = EntryFileName(file), (try? d.kind(file)) == .file else {
                 if isOurs && file.hasSuffix(".conf") {
                     state.ourErrors.append(EntryParseError(file: full, line: 0, message: "not a regular entry file"))

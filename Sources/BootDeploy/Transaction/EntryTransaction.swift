@@ -21,6 +21,8 @@ import BootDeploySystem
 struct EntryTransaction {
     let boot: BootPartition
     let state: BootEntriesState
+    /// A boot-loader backend's files, written into the set beside the entries (same commit).
+    var generated: [GeneratedFile] = []
 
     /// Applies the rendered entries. `render` renders the plan with the given top rank (nil: the
     /// compact ranks; the per-file strategy needs ranks that do not collide with the current ones).
@@ -52,7 +54,9 @@ struct EntryTransaction {
                 if l.exists("entries.staged") { try l.removeTree("entries.staged"); try l.sync() }
                 if let rel = state.entriesPath, rel.hasPrefix("loader/") {
                     let e = try d.openDirectory(rel, noFollow: false)
-                    for f in try e.entries() where f.hasPrefix(".bd-") && f.hasSuffix(".tmp") { try e.remove(f) }
+                    for f in try e.entries() where (f.hasPrefix(".bd-") || f.hasPrefix("." + GeneratedFile.prefix)) && f.hasSuffix(".tmp") {
+                        try e.remove(f)
+                    }
                 }
             }
             if removed { try d.sync() }
@@ -67,6 +71,7 @@ struct EntryTransaction {
     func writeSet(_ entries: [RenderedEntry], into target: Directory) throws(BootDeployError) {
         try sys { () throws(SystemError) in
             for e in entries { try target.writeText(e.fileName, e.text, sync: false) }
+            for g in generated { try target.writeFile(g.name, g.bytes, sync: false) }
             if let rel = state.entriesPath {
                 let src = try boot.dir.openDirectory(rel, noFollow: false)
                 for f in state.foreignFiles {
@@ -245,17 +250,22 @@ struct EntryTransaction {
                 // Every new file is complete and durable (one syncfs) before the first one gets a
                 // name a boot loader reads; then they appear one rename at a time.
                 for r in entries { try e.writeText("." + r.fileName + ".tmp", r.text, sync: false) }
+                for g in generated { try e.writeFile("." + g.name + ".tmp", g.bytes, sync: false) }
                 try e.syncFilesystem()
                 for r in entries {
                     try e.rename("." + r.fileName + ".tmp", to: r.fileName, noReplace: false)
                     written.append(r.fileName)
                 }
+                // A generated file (a menu) is replaced whole once every entry it may name is in
+                // place, and before any old entry goes.
+                for g in generated { try e.rename("." + g.name + ".tmp", to: g.name, noReplace: false) }
                 try e.sync()
             }
         } catch {
             try? sys { () throws(SystemError) in
                 for f in written { try e.remove(f) }
                 for r in entries { try e.remove("." + r.fileName + ".tmp") }
+                for g in generated { try e.remove("." + g.name + ".tmp") }
                 try e.sync()
             }
             throw error
@@ -264,6 +274,7 @@ struct EntryTransaction {
             try sys { () throws(SystemError) in
                 for o in state.ours where !written.contains(o.name.fileName) { try e.remove(o.name.fileName) }
                 for f in state.duplicates where !written.contains(f) { try e.remove(f) }
+                for f in state.generated where !generated.contains(where: { $0.name == f }) { try e.remove(f) }
                 try e.sync()
                 try e.syncFilesystem()
             }
