@@ -56,7 +56,8 @@ let package = Package(
         ),
         .executableTarget(
             name: "boot-deploy",
-            dependencies: ["BootDeploy", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            // CSystemdShim: starting bootdeploy-finalize.service over sd-bus (deploy --stage).
+            dependencies: ["BootDeploy", "CSystemdShim", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "boot-health",

@@ -45,18 +45,3 @@ extension BootDeployCommand {
         }
     }
 }
-
-/// Starts bootdeploy-finalize.service on a machine run by systemd, so that its ExecStop runs
-/// finalize at shutdown. Elsewhere (an image being built, tests) there is nothing to start.
-func startFinalizeUnit() {
-    guard access("/run/systemd/system", F_OK) == 0 else { return }
-    var pid: pid_t = 0
-    let args = ["systemctl", "start", "--no-block", "bootdeploy-finalize.service"]
-    var cargs = args.map { strdup($0) } + [nil]
-    defer { for a in cargs { free(a) } }
-    if posix_spawnp(&pid, "systemctl", nil, nil, &cargs, environ) == 0 {
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        if status != 0 { FileHandle.stderr("boot-deploy: warning: could not start bootdeploy-finalize.service; run 'systemctl start bootdeploy-finalize.service'\n") }
-    }
-}
