@@ -264,11 +264,11 @@ struct CounterTests {
         func choose(_ mounts: [MountEntry], dirs: Set<String> = []) -> BootLocator.Found? {
             BootLocator.choose(mounts: mounts, prefix: "", partitionType: { types[$0] }, directoryExists: { dirs.contains($0) })
         }
-        #expect(choose([entry("/dev/vda1", "/boot/efi"), entry("/dev/vda2", "/boot")]) == .init(path: "/boot", kind: "xbootldr"))
-        #expect(choose([entry("/dev/vda1", "/efi"), entry("/dev/vda2", "/boot")]) == .init(path: "/boot", kind: "xbootldr"))
-        #expect(choose([entry("/dev/vda1", "/efi"), entry("/dev/vda3", "/boot")], dirs: ["/boot"]) == .init(path: "/efi", kind: "esp"))
-        #expect(choose([entry("/dev/vda3", "/boot")], dirs: ["/boot"]) == .init(path: "/boot", kind: "directory"))
-        #expect(choose([entry("/dev/vda2", "/boot"), entry("/dev/vda3", "/boot")], dirs: ["/boot"]) == .init(path: "/boot", kind: "directory"))
+        #expect(choose([entry("/dev/vda1", "/boot/efi"), entry("/dev/vda2", "/boot")]) == .init(path: "/boot", kind: .xbootldr))
+        #expect(choose([entry("/dev/vda1", "/efi"), entry("/dev/vda2", "/boot")]) == .init(path: "/boot", kind: .xbootldr))
+        #expect(choose([entry("/dev/vda1", "/efi"), entry("/dev/vda3", "/boot")], dirs: ["/boot"]) == .init(path: "/efi", kind: .esp))
+        #expect(choose([entry("/dev/vda3", "/boot")], dirs: ["/boot"]) == .init(path: "/boot", kind: .directory))
+        #expect(choose([entry("/dev/vda2", "/boot"), entry("/dev/vda3", "/boot")], dirs: ["/boot"]) == .init(path: "/boot", kind: .directory))
         #expect(choose([entry("tmpfs", "/efi")]) == nil)
     }
 

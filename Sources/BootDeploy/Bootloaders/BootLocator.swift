@@ -6,8 +6,12 @@ import BootDeploySystem
 public enum BootLocator {
     public struct Found: Sendable, Equatable {
         public var path: String
-        /// `xbootldr`, `esp` or `directory`.
-        public var kind: String
+        public var kind: Kind
+    }
+
+    /// What kind of place /boot was found to be.
+    public enum Kind: String, Sendable {
+        case xbootldr, esp, directory
     }
 
     /// The mount points bootctl looks at, in its order.
@@ -33,11 +37,11 @@ public enum BootLocator {
             // The last mount on a target is the visible one.
             guard let m = table.last(where: { $0.target == target }), m.source.hasPrefix("/dev/") else { continue }
             let type = partitionType(m.source)
-            if type == PartitionType.xbootldr { return Found(path: target, kind: "xbootldr") }
+            if type == PartitionType.xbootldr { return Found(path: target, kind: .xbootldr) }
             if type == PartitionType.esp && esp == nil { esp = target }
         }
-        if let esp { return Found(path: esp, kind: "esp") }
+        if let esp { return Found(path: esp, kind: .esp) }
         let boot = prefix + "/boot"
-        return directoryExists(boot) ? Found(path: boot, kind: "directory") : nil
+        return directoryExists(boot) ? Found(path: boot, kind: .directory) : nil
     }
 }
