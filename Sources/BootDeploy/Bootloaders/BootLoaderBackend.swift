@@ -72,6 +72,13 @@ public protocol BootLoaderBackend: Sendable {
     /// missing or different, each replaced whole and flushed.
     func install(_ context: BootLoaderContext) throws(BootDeployError)
 
+    /// Counter state this boot loader keeps outside the entry set (a grubenv, an environment file
+    /// the boot script reads), brought in line with `plan` before the entries are swapped, so that a
+    /// crash between the two leaves a counter armed for a menu that does not list it yet (harmless)
+    /// and never a counted default without its tries. Type #1 entries carry their counter in their
+    /// file names: nothing to do.
+    func armCounter(_ plan: BootPlan, context: BootLoaderContext) throws(BootDeployError)
+
     /// Problems for `boot-deploy validate` (each names the file).
     func validate(_ context: BootLoaderContext, state: BootEntriesState) -> [String]
 
@@ -80,6 +87,7 @@ public protocol BootLoaderBackend: Sendable {
 }
 
 extension BootLoaderBackend {
+    public func armCounter(_ plan: BootPlan, context: BootLoaderContext) throws(BootDeployError) {}
     public func isAtomic(_ context: BootLoaderContext) -> Bool { context.boot.strategy != .perFile }
 }
 

@@ -67,6 +67,7 @@ public final class DeploymentManager: @unchecked Sendable {
         var tx = EntryTransaction(boot: cur.boot, state: cur.entries)
         tx.generated = try backend.generatedFiles(plan, records: records, context: context)
         try backend.install(context)
+        try backend.armCounter(plan, context: context)
         try tx.apply { (top: Int?) throws(BootDeployError) -> [RenderedEntry] in
             try EntryRenderer.render(plan, records: records, top: top)
         }
