@@ -20,27 +20,6 @@ public struct HealthRoots: Sendable {
     public init() {}
 }
 
-/// Which part of the work `run` does; the units split it around boot-complete.target.
-public enum RunPhase: String, Sendable, CaseIterable {
-    /// Wait for startup, check, decide, watch the grace period (one service does it all).
-    case all
-    /// Run the check executables; on failure mark bad and roll back (Before=boot-complete.target).
-    case check
-    /// Bless the booted deployment (After=boot-complete.target).
-    case bless
-    /// Wait for startup, check required units, watch them for the grace period.
-    case watch
-}
-
-/// What `run`, `mark-good` and `mark-bad` decided.
-public struct Decision: Sendable, Equatable {
-    public var decision: String
-    public var reason: String?
-    public var rebootRequested: Bool
-    public var degraded: Bool
-    public var healthy: Bool
-}
-
 /// The result of `check`: nothing was changed.
 public struct CheckReport: Codable, Sendable {
     public var schema = 1
@@ -48,33 +27,6 @@ public struct CheckReport: Codable, Sendable {
     public var healthy: Bool
     public var checks: [CheckResult]
     public var units: [HealthStatus.UnitResult]
-    public var warnings: [String]
-}
-
-/// What `status --json` prints (schema 1, docs/HEALTH.md).
-public struct StatusReport: Codable, Sendable {
-    public var schema = 1
-    public struct Live: Codable, Sendable {
-        public var stateroot: String
-        public var id: String
-        public var counter: String
-        public var entry: String?
-        public var state: String
-        public var triesLeft: Int?
-        public var triesDone: Int?
-        public var attempts: Int?
-    }
-    public struct Deployment: Codable, Sendable {
-        public var stateroot: String
-        public var id: String
-        public var entry: String?
-        public var state: String
-        public var isDefault: Bool
-    }
-    public var booted: Live?
-    public var deployments: [Deployment]
-    public var record: HealthStatus
-    public var finalizeFailed: JSONValue?
     public var warnings: [String]
 }
 
@@ -159,7 +111,7 @@ public final class HealthService: @unchecked Sendable {
             do {
                 let b = try bus()
                 try b.watch()
-                units = try unitResults(b, wait: false)
+                units = try HealthWatch(bus: b, units: config.units, startupTimeout: config.startupTimeout, stopped: { true }).unitResults(wait: false)
             } catch {
                 warnings.append("cannot ask systemd about required units: \(error)")
                 units = config.units.map { .init(name: $0.name, activeState: "unknown", result: "failed") }
@@ -174,11 +126,7 @@ public final class HealthService: @unchecked Sendable {
     public func run(phase: RunPhase) throws -> Decision {
         let d = try identifyBooted(verb: "run --phase \(phase.rawValue)", phase: phase)
         let started = wallClockSeconds()
-        var checks: [CheckResult] = []
-        var units: [HealthStatus.UnitResult] = []
-        var failure: String?
-        var b: SystemdBus?
-
+        var facts: HealthPolicy.Facts
         do {
             let lock = try takeLock()
             var status = try store.load()
@@ -187,9 +135,11 @@ public final class HealthService: @unchecked Sendable {
             if phase != .bless { noteFinalizeFailure(&status) }
             try store.save(status)
             withExtendedLifetime(lock) {}
+            facts = .init(phase: phase, recordedState: status.state, counter: c.backend, attempts: c.attempts,
+                          maxAttempts: config.maxAttempts, requiredUnits: config.units.count)
             // This boot was already judged bad (the check phase failed): nothing left to watch.
-            if phase == .watch, status.state == "bad" || status.state == "degraded" {
-                return Decision(decision: "none", reason: "already marked \(status.state) in this boot", rebootRequested: false,
+            if case .nothing(let reason, _)? = HealthPolicy.alreadyJudged(phase: phase, recordedState: status.state) {
+                return Decision(decision: "none", reason: reason, rebootRequested: false,
                                 degraded: status.state == "degraded", healthy: false)
             }
             // finalize (at the last shutdown) leaves a stamp when it could not install the update.
@@ -197,21 +147,20 @@ public final class HealthService: @unchecked Sendable {
                 let text = ((try? base.readText("finalize-failed.json")) ?? "").trimmingSpaces
                 log.log(.finalizeFailed, "the last finalize failed; the staged update was not installed: \(text.prefix(300))")
             }
-            // Software counter: boots that never got as far as blessing count against the deployment.
-            if c.backend == .software, let n = c.attempts, n > config.maxAttempts {
-                failure = "boot attempts exhausted: \(n) unblessed boots, MaxAttempts=\(config.maxAttempts)"
-                log.log(.attemptsExhausted, "\(d): \(failure!)", fields: ["DEPLOYMENT": d.description])
-            }
         }
+        let exhausted = HealthPolicy.exhausted(counter: facts.counter, attempts: facts.attempts, maxAttempts: facts.maxAttempts)
+        if let exhausted { log.log(.attemptsExhausted, "\(d): \(exhausted)", fields: ["DEPLOYMENT": d.description]) }
 
-        if phase == .all || phase == .watch, failure == nil || phase == .watch {
+        var watcher: HealthWatch?
+        if HealthPolicy.waitsForStartup(phase: phase, failure: exhausted) {
             // READY at once: the unit is part of the boot transaction, and startup cannot finish
             // while it waits for us. The decision follows in STATUS=.
             ServiceNotify.ready("waiting for system startup to finish")
-            b = try? bus()
-            if let b {
+            if let b = try? bus() {
                 try? b.watch()
-                if !waitForStartup(b) {
+                let w = HealthWatch(bus: b, units: config.units, startupTimeout: config.startupTimeout, stopped: { [unowned self] in self.stopRequested })
+                watcher = w
+                if !w.waitForStartup() {
                     log.log(.startupTimeout, "system startup did not finish within \(config.startupTimeout); checking anyway")
                 }
             } else {
@@ -219,67 +168,59 @@ public final class HealthService: @unchecked Sendable {
             }
         }
 
-        if failure == nil && (phase == .all || phase == .check) {
-            ServiceNotify.status("running checks")
-            checks = try runChecks(d)
-            for r in checks where r.result == .failed || r.result == .timeout {
-                let event: HealthEvent = r.result == .timeout ? .checkTimedOut : .checkFailed
-                log.log(event, "\(r.kind.rawValue) check \(r.name) \(r.result == .timeout ? "timed out after \(r.durationMs) ms" : "failed (exit \(r.exitStatus.map(String.init) ?? "signal \(r.signal ?? 0)"))"): \(r.output.suffix(400))",
-                        fields: ["CHECK": r.name, "DEPLOYMENT": d.description])
+        // Gather what the policy asks for until it decides.
+        var verdict = HealthPolicy.judge(facts)
+        while case .wait(let step) = verdict {
+            switch step {
+            case .checks:
+                ServiceNotify.status("running checks")
+                let checks = try runChecks(d)
+                logFailedChecks(checks, d)
+                facts.checks = checks
+            case .units:
+                facts.units = watcher.flatMap { try? $0.unitResults(wait: true) } ?? HealthWatch.unknown(config.units)
             }
-            if let bad = checks.first(where: { $0.kind == .required && ($0.result == .failed || $0.result == .timeout) }) {
-                failure = "required check \(bad.name) \(bad.result == .timeout ? "timed out" : "failed")" +
-                    (bad.output.isEmpty ? "" : ": " + String(bad.output.split(separator: "\n").last ?? ""))
-            }
+            verdict = HealthPolicy.judge(facts)
         }
-
-        if failure == nil && (phase == .all || phase == .watch) && !config.units.isEmpty {
-            if let b {
-                units = (try? unitResults(b, wait: true)) ?? config.units.map { .init(name: $0.name, activeState: "unknown", result: "failed") }
-            } else {
-                units = config.units.map { .init(name: $0.name, activeState: "unknown", result: "failed") }
-            }
-            if let u = units.first(where: { $0.result != "passed" }) {
-                failure = "required unit \(u.name) is \(u.activeState) (\(u.result))"
-            }
+        let checks = facts.checks ?? [], units = facts.units ?? []
+        func runRecord(_ decision: String, _ reason: String?) -> HealthStatus.RunRecord {
+            .init(phase: phase.rawValue, startedAt: started, finishedAt: wallClockSeconds(), decision: decision, reason: reason, checks: checks, units: units)
         }
 
         var decision: Decision
-        if let failure {
-            decision = try decideBad(d, reason: failure, by: "service", reboot: config.rebootOnFailure, bus: b,
-                                     run: .init(phase: phase.rawValue, startedAt: started, finishedAt: wallClockSeconds(),
-                                                decision: "marked-bad", reason: failure, checks: checks, units: units))
-        } else if phase == .check {
-            log.log(.checksPassed, "\(d): all required checks passed", fields: ["DEPLOYMENT": d.description])
-            decision = Decision(decision: "none", reason: nil, rebootRequested: false, degraded: false, healthy: true)
-            let lock = try takeLock()
-            var status = try store.load()
-            status.lastRun = .init(phase: phase.rawValue, startedAt: started, finishedAt: wallClockSeconds(), decision: "none",
-                                   reason: nil, checks: checks, units: units)
-            try store.save(status)
-            withExtendedLifetime(lock) {}
-        } else if phase == .watch {
-            decision = Decision(decision: "none", reason: nil, rebootRequested: false, degraded: false, healthy: true)
-        } else {
+        switch verdict {
+        case .markBad(let failure):
+            decision = try decideBad(d, reason: failure, by: "service", reboot: config.rebootOnFailure, bus: watcher?.bus,
+                                     run: runRecord("marked-bad", failure))
+        case .nothing(let reason, let healthy):
+            decision = Decision(decision: "none", reason: reason, rebootRequested: false, degraded: false, healthy: healthy)
+            if phase == .check {
+                log.log(.checksPassed, "\(d): all required checks passed", fields: ["DEPLOYMENT": d.description])
+                let lock = try takeLock()
+                var status = try store.load()
+                status.lastRun = runRecord("none", nil)
+                try store.save(status)
+                withExtendedLifetime(lock) {}
+            }
+        case .bless, .wait:
             if !checks.isEmpty { log.log(.checksPassed, "\(d): all required checks passed", fields: ["DEPLOYMENT": d.description]) }
-            decision = try decideGood(d, by: "service", run: .init(phase: phase.rawValue, startedAt: started, finishedAt: wallClockSeconds(),
-                                                                   decision: "blessed", reason: nil, checks: checks, units: units))
+            decision = try decideGood(d, by: "service", run: runRecord("blessed", nil))
         }
         ServiceNotify.status("\(d): \(decision.decision)\(decision.reason.map { ": " + $0 } ?? "")")
 
         // The grace period: a required unit that fails now still fails this boot.
-        if decision.healthy, phase == .all || phase == .watch, !config.units.isEmpty, let b {
+        if HealthPolicy.watchesGrace(phase: phase, healthy: decision.healthy, requiredUnits: config.units.count), let w = watcher {
             let graceEnd = monotonicMicroseconds() + config.gracePeriod.microseconds
             ServiceNotify.status("\(d): \(decision.decision); watching \(config.units.count) unit(s) for \(config.gracePeriod)")
             var states: [String: String] = [:]
-            if let reason = watch(b, until: graceEnd, states: &states) {
+            if let reason = w.watch(until: graceEnd, states: &states) {
                 log.log(.unitFailedInGrace, "\(d): \(reason)", fields: ["DEPLOYMENT": d.description])
-                return try decideBad(d, reason: reason, by: "service", reboot: config.rebootOnFailure, bus: b, run: nil)
+                return try decideBad(d, reason: reason, by: "service", reboot: config.rebootOnFailure, bus: w.bus, run: nil)
             }
             // After the grace period failures are only reported: the boot was good.
             ServiceNotify.status("\(d): \(decision.decision); grace period over, reporting unit failures only")
             while !stopRequested {
-                guard let reason = watch(b, until: monotonicMicroseconds() + 3_600_000_000, states: &states) else { continue }
+                guard let reason = w.watch(until: monotonicMicroseconds() + 3_600_000_000, states: &states) else { continue }
                 log.log(.unitFailedAfterGrace, "\(d): \(reason) after the grace period; not rolling back", fields: ["DEPLOYMENT": d.description])
                 let lock = try takeLock()
                 var status = try store.load()
@@ -292,197 +233,16 @@ public final class HealthService: @unchecked Sendable {
         return decision
     }
 
+    func logFailedChecks(_ checks: [CheckResult], _ d: DeploymentRef) {
+        for r in checks where r.result == .failed || r.result == .timeout {
+            let event: HealthEvent = r.result == .timeout ? .checkTimedOut : .checkFailed
+            log.log(event, "\(r.kind.rawValue) check \(r.name) \(r.result == .timeout ? "timed out after \(r.durationMs) ms" : "failed (exit \(r.exitStatus.map(String.init) ?? "signal \(r.signal ?? 0)"))"): \(r.output.suffix(400))",
+                    fields: ["CHECK": r.name, "DEPLOYMENT": d.description])
+        }
+    }
+
     /// Ends the after-grace watch at its next wake-up (tests).
     public func stop() { stopRequested = true }
-
-    func waitForStartup(_ b: SystemdBus) -> Bool {
-        ServiceNotify.status("waiting for system startup to finish")
-        if let t = try? b.startupFinishedAt(), t > 0 { return true }
-        let deadline = monotonicMicroseconds() + config.startupTimeout.microseconds
-        while true {
-            guard let ev = try? b.nextEvent(until: deadline) else { return false }
-            switch ev {
-            case .startupFinished: return true
-            case .overflow: if let t = try? b.startupFinishedAt(), t > 0 { return true }
-            default: continue
-            }
-        }
-    }
-
-    /// The required units' states; with `wait`, units still starting get until their timeout.
-    func unitResults(_ b: SystemdBus, wait: Bool) throws -> [HealthStatus.UnitResult] {
-        var paths: [String: String] = [:]
-        var results: [String: HealthStatus.UnitResult] = [:]
-        for u in config.units {
-            guard let p = try? b.unitPath(u.name) else {
-                results[u.name] = .init(name: u.name, activeState: "not-found", result: "failed")
-                continue
-            }
-            paths[u.name] = p
-            let st = (try? b.activeState(path: p)) ?? "unknown"
-            results[u.name] = .init(name: u.name, activeState: st, result: st == "active" ? "passed" : (st == "failed" ? "failed" : "timeout"))
-        }
-        if wait {
-            let start = monotonicMicroseconds()
-            func pending() -> [RequiredUnit] { config.units.filter { results[$0.name]?.result == "timeout" } }
-            while let next = pending().map({ start + $0.timeout.microseconds }).min(), monotonicMicroseconds() < next {
-                let ev = try b.nextEvent(until: next)
-                for u in pending() {
-                    guard let p = paths[u.name] else { continue }
-                    var st: String?
-                    switch ev {
-                    case .unitChanged(let path, let s) where path == p: st = s.isEmpty ? (try? b.activeState(path: p)) : s
-                    case .jobRemoved(let unit, _) where unit == u.name: st = try? b.activeState(path: p)
-                    case .overflow: st = try? b.activeState(path: p)
-                    default: break
-                    }
-                    if let st {
-                        results[u.name] = .init(name: u.name, activeState: st, result: st == "active" ? "passed" : (st == "failed" ? "failed" : "timeout"))
-                    }
-                }
-                if ev == nil { break }
-            }
-        }
-        return config.units.map { results[$0.name]! }
-    }
-
-    /// Waits for a required unit to fail, until `deadline`. Returns why, or nil when none failed.
-    ///
-    /// `states` carries the last ActiveState seen per unit across calls: only a change *into*
-    /// `failed` counts, so a unit that stays failed is reported once, not at every wake-up. An
-    /// empty `states` is filled first, and a unit already failed then counts at once.
-    func watch(_ b: SystemdBus, until deadline: UInt64, states: inout [String: String]) -> String? {
-        var paths: [String: String] = [:]
-        for u in config.units { if let p = try? b.unitPath(u.name) { paths[p] = u.name } }
-        func update(_ name: String, _ path: String, _ reported: String?) -> String? {
-            let now = (reported?.isEmpty == false ? reported : nil) ?? ((try? b.activeState(path: path)) ?? "unknown")
-            let before = states[name]
-            states[name] = now
-            return now == "failed" && before != "failed" ? "required unit \(name) failed" : nil
-        }
-        if states.isEmpty {
-            for (p, name) in paths.sorted(by: { $0.value < $1.value }) { if let r = update(name, p, nil) { return r } }
-        }
-        while !stopRequested {
-            guard let ev = try? b.nextEvent(until: deadline) else { return nil }
-            switch ev {
-            case .unitChanged(let path, let state):
-                guard let name = paths[path] else { continue }
-                if let r = update(name, path, state) { return r }
-            case .jobRemoved(let unit, _):
-                guard let p = paths.first(where: { $0.value == unit })?.key else { continue }
-                if let r = update(unit, p, nil) { return r }
-            case .overflow:
-                for (p, name) in paths { if let r = update(name, p, nil) { return r } }
-            case .startupFinished:
-                continue
-            }
-        }
-        return nil
-    }
-
-    // MARK: Decisions
-
-    /// Blesses the booted deployment, records it, runs the green hooks.
-    func decideGood(_ d: DeploymentRef, by: String, run: HealthStatus.RunRecord?) throws -> Decision {
-        let lock = try takeLock()
-        var status = try store.load()
-        var c = try counting(d, status)
-        noteBoot(d, c, &status)
-        let did = try c.bless()
-        status.bad.removeAll { $0 == d.description }
-        status.state = "good"
-        status.degradedReason = nil
-        if let run { status.lastRun = run }
-        status.record(.init(at: wallClockSeconds(), stateroot: d.stateroot, id: d.id, event: "blessed", reason: by == "manual" ? "marked good by hand" : nil,
-                            rebootRequested: false, by: by))
-        try store.save(status)
-        withExtendedLifetime(lock) {}
-        log.log(.blessed, "\(d): boot blessed (\(c.backend.rawValue): \(did))", fields: ["DEPLOYMENT": d.description, "COUNTER": c.backend.rawValue])
-        for o in Hooks.run("green", configDirs: roots.configDirs, greenbootDirs: roots.greenbootDirs, timeout: hookTimeout()) where !o.succeeded {
-            log.log(o.refusal == nil ? .configWarning : .checkRefused, "green.d hook failed: \(o.tail.suffix(200))")
-        }
-        return Decision(decision: "blessed", reason: nil, rebootRequested: false, degraded: false, healthy: true)
-    }
-
-    /// Marks the booted deployment bad, demotes it, and reboots into something better when there
-    /// is something better, the rate limit allows and `reboot` says so.
-    func decideBad(_ d: DeploymentRef, reason: String, by: String, reboot: Bool, bus: SystemdBus?,
-                   run: HealthStatus.RunRecord?) throws -> Decision {
-        var c: BootCounting
-        do {
-            let lock = try takeLock()
-            var status = try store.load()
-            c = try counting(d, status)
-            noteBoot(d, c, &status)
-            let did = try c.markBad()
-            if !status.bad.contains(d.description) { status.bad.append(d.description) }
-            // A grace-period failure amends the service's own run; a manual mark-bad is history only.
-            if let run { status.lastRun = run } else if by == "service", var last = status.lastRun {
-                last.decision = "marked-bad"
-                last.reason = reason
-                status.lastRun = last
-            }
-            status.state = "bad"
-            try store.save(status)
-            withExtendedLifetime(lock) {}
-            log.log(.markedBad, "\(d): marked bad: \(reason) (\(c.backend.rawValue): \(did))",
-                    fields: ["DEPLOYMENT": d.description, "REASON": reason, "COUNTER": c.backend.rawValue])
-        }
-        // The deployment layer takes the sysroot lock itself for its transaction.
-        do {
-            try ordering.demote(stateroot: d.stateroot, id: d.id)
-        } catch {
-            log.warn("\(d): could not demote in the boot order: \(error)")
-        }
-        let ordered = (try? ordering.orderedDeployments()) ?? []
-        let lock = try takeLock()
-        var status = try store.load()
-        let now = wallClockSeconds()
-        let better = ordered.filter { $0.key != d.description && $0.state != .bad && !status.bad.contains($0.key) }
-        var rebootRequested = false
-        var degraded = false
-        var event = "marked-bad"
-        if better.isEmpty {
-            degraded = true
-            event = "degraded"
-            status.state = "degraded"
-            status.degradedReason = "every deployment has failed (\(reason)); staying up, not rebooting"
-            log.log(.degraded, "\(d): no other deployment is good: staying up degraded, no reboot", fields: ["DEPLOYMENT": d.description, "REASON": reason])
-        } else {
-            status.state = "bad"
-            if reboot {
-                let recent = status.reboots.filter { now - $0 < Int64(config.rebootLimitInterval.seconds) }
-                if by == "service" && recent.count >= config.rebootLimitBurst {
-                    event = "reboot-rate-limited"
-                    log.log(.rebootRateLimited, "\(d): \(recent.count) automatic reboots within \(config.rebootLimitInterval): not rebooting again",
-                            fields: ["DEPLOYMENT": d.description])
-                } else {
-                    rebootRequested = true
-                    event = "rollback"
-                    if by == "service" { status.reboots = recent + [now] }
-                }
-            }
-        }
-        status.record(.init(at: now, stateroot: d.stateroot, id: d.id, event: event, reason: reason, rebootRequested: rebootRequested, by: by))
-        try store.save(status)
-        withExtendedLifetime(lock) {}
-        for o in Hooks.run("red", configDirs: roots.configDirs, greenbootDirs: roots.greenbootDirs, timeout: hookTimeout()) where !o.succeeded {
-            log.log(o.refusal == nil ? .configWarning : .checkRefused, "red.d hook failed: \(o.tail.suffix(200))")
-        }
-        if rebootRequested {
-            let target = better.first.map(\.key) ?? "?"
-            log.log(.rebootRequested, "\(d): rebooting into \(target)", fields: ["DEPLOYMENT": d.description, "NEXT": target])
-            do {
-                try (bus ?? self.bus()).requestReboot()
-            } catch {
-                log.warn("\(d): reboot request failed: \(error)")
-                throw HealthError.refused("marked \(d) bad, but the reboot request failed: \(error)")
-            }
-        }
-        return Decision(decision: degraded ? "degraded" : "marked-bad", reason: reason, rebootRequested: rebootRequested,
-                        degraded: degraded, healthy: false)
-    }
 
     // MARK: By hand
 
@@ -494,45 +254,5 @@ public final class HealthService: @unchecked Sendable {
 
     public func markBad(reason: String?, reboot: Bool) throws -> Decision {
         try decideBad(try identifyBooted(verb: "mark-bad"), reason: SafeText.escape(reason ?? "marked bad by hand"), by: "manual", reboot: reboot, bus: nil, run: nil)
-    }
-
-    // MARK: status
-
-    public func statusReport() throws -> StatusReport {
-        let record = try store.load()
-        var warnings: [String] = []
-        var live: StatusReport.Live?
-        do {
-            let d = try knownBootedDeployment()
-            do {
-                let c = try counting(d, record)
-                let f = c.counterFields
-                live = .init(stateroot: d.stateroot, id: d.id, counter: c.backend.rawValue, entry: c.entryName,
-                             state: c.state(badList: record.bad).rawValue, triesLeft: f.left, triesDone: f.done, attempts: c.attempts)
-            } catch {
-                warnings.append("booted deployment \(d): \(error)")
-            }
-        } catch {
-            warnings.append("booted deployment unknown, nothing judged: \(error)")
-        }
-        var deployments: [StatusReport.Deployment] = []
-        do {
-            let ordered = try ordering.orderedDeployments()
-            for (i, o) in ordered.enumerated() {
-                let state = record.bad.contains(o.key) ? "bad" : o.state.rawValue
-                deployments.append(.init(stateroot: o.stateroot, id: o.id, entry: o.entryFileName, state: state, isDefault: i == 0))
-            }
-        } catch {
-            warnings.append("boot order: \(error)")
-        }
-        var finalize: JSONValue?
-        if let base = try? Directory.open(roots.sysroot).openDirectory("bootdeploy"), base.exists("finalize-failed.json") {
-            do {
-                finalize = try JSONDecoder().decode(JSONValue.self, from: Data(try base.readFile("finalize-failed.json")))
-            } catch {
-                finalize = .string("unreadable: \(error)")
-            }
-        }
-        return StatusReport(booted: live, deployments: deployments, record: record, finalizeFailed: finalize, warnings: warnings)
     }
 }
