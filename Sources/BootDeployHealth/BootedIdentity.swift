@@ -76,7 +76,7 @@ extension HealthService {
             let lock = try takeLock()
             var status = try store.load()
             let now = wallClockSeconds()
-            status.lastRun = .init(phase: phase.rawValue, startedAt: now, finishedAt: now, decision: "not-judged",
+            status.lastRun = .init(phase: .known(phase), startedAt: now, finishedAt: now, decision: .known(.notJudged),
                                    reason: SafeText.escape(reason), checks: [], units: [])
             try store.save(status)
             withExtendedLifetime(lock) {}

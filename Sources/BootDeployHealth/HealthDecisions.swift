@@ -14,18 +14,18 @@ public struct Decision: Sendable, Equatable {
 /// the reboot. Nothing here decides; `HealthPolicy.afterBad` says what follows a bad boot.
 extension HealthService {
     /// Blesses the booted deployment, records it, runs the green hooks.
-    func decideGood(_ d: DeploymentRef, by: String, run: HealthStatus.RunRecord?) throws -> Decision {
+    func decideGood(_ d: DeploymentRef, by: DecidedBy, run: HealthStatus.RunRecord?) throws -> Decision {
         let lock = try takeLock()
         var status = try store.load()
         var c = try counting(d, status)
         noteBoot(d, c, &status)
         let did = try c.bless()
         status.bad.removeAll { $0 == d.description }
-        status.state = "good"
+        status.state = .known(.good)
         status.degradedReason = nil
         if let run { status.lastRun = run }
-        status.record(.init(at: wallClockSeconds(), stateroot: d.stateroot, id: d.id, event: "blessed", reason: by == "manual" ? "marked good by hand" : nil,
-                            rebootRequested: false, by: by))
+        status.record(.init(at: wallClockSeconds(), stateroot: d.stateroot, id: d.id, event: .known(.blessed), reason: by == .manual ? "marked good by hand" : nil,
+                            rebootRequested: false, by: .known(by)))
         try store.save(status)
         withExtendedLifetime(lock) {}
         log.log(.blessed, "\(d): boot blessed (\(c.backend.rawValue): \(did))", fields: ["DEPLOYMENT": d.description, "COUNTER": c.backend.rawValue])
@@ -41,7 +41,7 @@ extension HealthService {
 
     /// Marks the booted deployment bad, demotes it, and reboots into something better when there
     /// is something better, the rate limit allows and `reboot` says so.
-    func decideBad(_ d: DeploymentRef, reason: String, by: String, reboot: Bool, bus: SystemdBus?,
+    func decideBad(_ d: DeploymentRef, reason: String, by: DecidedBy, reboot: Bool, bus: SystemdBus?,
                    run: HealthStatus.RunRecord?) throws -> Decision {
         do {
             let lock = try takeLock()
@@ -51,12 +51,12 @@ extension HealthService {
             let did = try c.markBad()
             if !status.bad.contains(d.description) { status.bad.append(d.description) }
             // A grace-period failure amends the service's own run; a manual mark-bad is history only.
-            if let run { status.lastRun = run } else if by == "service", var last = status.lastRun {
-                last.decision = "marked-bad"
+            if let run { status.lastRun = run } else if by == .service, var last = status.lastRun {
+                last.decision = .known(.markedBad)
                 last.reason = reason
                 status.lastRun = last
             }
-            status.state = "bad"
+            status.state = .known(.bad)
             try store.save(status)
             withExtendedLifetime(lock) {}
             log.log(.markedBad, "\(d): marked bad: \(reason) (\(c.backend.rawValue): \(did))",
@@ -75,17 +75,17 @@ extension HealthService {
         let next = HealthPolicy.afterBad(deployment: d.description, reason: reason, ordered: ordered, bad: status.bad,
                                          reboot: reboot, by: by, reboots: status.reboots, now: now,
                                          limitInterval: config.rebootLimitInterval, limitBurst: config.rebootLimitBurst)
-        status.state = "bad"
+        status.state = .known(.bad)
         switch next {
         case .demote(let why):
-            status.state = "degraded"
+            status.state = .known(.degraded)
             status.degradedReason = why
             log.log(.degraded, "\(d): no other deployment is good: staying up degraded, no reboot", fields: ["DEPLOYMENT": d.description, "REASON": reason])
         case .rateLimited(let recent):
             log.log(.rebootRateLimited, "\(d): \(recent) automatic reboots within \(config.rebootLimitInterval): not rebooting again",
                     fields: ["DEPLOYMENT": d.description])
         case .reboot:
-            if by == "service" {
+            if by == .service {
                 status.reboots = HealthPolicy.recentReboots(status.reboots, now: now, interval: config.rebootLimitInterval) + [now]
             }
         case .stay:
@@ -93,8 +93,8 @@ extension HealthService {
         }
         var rebootTarget: String?
         if case .reboot(let target) = next { rebootTarget = target }
-        status.record(.init(at: now, stateroot: d.stateroot, id: d.id, event: HealthPolicy.event(next), reason: reason,
-                            rebootRequested: rebootTarget != nil, by: by))
+        status.record(.init(at: now, stateroot: d.stateroot, id: d.id, event: .known(HealthPolicy.event(next)), reason: reason,
+                            rebootRequested: rebootTarget != nil, by: .known(by)))
         try store.save(status)
         withExtendedLifetime(lock) {}
         runHooks("red")

@@ -50,7 +50,7 @@ enum HealthPolicy {
     public struct Facts: Sendable, Equatable {
         public var phase: RunPhase
         /// The state this boot already has in the record (`bad`/`degraded` end a watch phase).
-        public var recordedState: String
+        public var recordedState: Recorded<HealthState>
         public var counter: BootCounting.Backend
         /// Unblessed boots counted by the software counter.
         public var attempts: Int?
@@ -58,7 +58,7 @@ enum HealthPolicy {
         public var checks: [CheckResult]?
         public var units: [HealthStatus.UnitResult]?
         public var requiredUnits: Int
-        public init(phase: RunPhase, recordedState: String = "checking", counter: BootCounting.Backend, attempts: Int? = nil,
+        public init(phase: RunPhase, recordedState: Recorded<HealthState> = .known(.checking), counter: BootCounting.Backend, attempts: Int? = nil,
                     maxAttempts: Int, checks: [CheckResult]? = nil, units: [HealthStatus.UnitResult]? = nil, requiredUnits: Int = 0) {
             self.phase = phase; self.recordedState = recordedState; self.counter = counter; self.attempts = attempts
             self.maxAttempts = maxAttempts; self.checks = checks; self.units = units; self.requiredUnits = requiredUnits
@@ -66,8 +66,8 @@ enum HealthPolicy {
     }
 
     /// A watch phase in a boot already judged has nothing left to do.
-    public static func alreadyJudged(phase: RunPhase, recordedState: String) -> Decision? {
-        guard phase == .watch, recordedState == "bad" || recordedState == "degraded" else { return nil }
+    public static func alreadyJudged(phase: RunPhase, recordedState: Recorded<HealthState>) -> Decision? {
+        guard phase == .watch, recordedState == .bad || recordedState == .degraded else { return nil }
         return .nothing(reason: "already marked \(recordedState) in this boot", healthy: false)
     }
 
@@ -92,7 +92,7 @@ enum HealthPolicy {
 
     /// The first required unit not active, as a reason.
     public static func unitFailure(_ units: [HealthStatus.UnitResult]) -> String? {
-        units.first(where: { $0.result != "passed" }).map { "required unit \($0.name) is \($0.activeState) (\($0.result))" }
+        units.first(where: { $0.result != .passed }).map { "required unit \($0.name) is \($0.activeState) (\($0.result))" }
     }
 
     /// The decision for a run with the facts gathered so far: `.wait(next:)` names the step whose
@@ -121,9 +121,9 @@ enum HealthPolicy {
 
     /// What follows marking `deployment` bad. `ordered` is the boot order after demotion, `bad` the
     /// deployments the record knows bad, `reboots` the times of earlier automatic reboots.
-    /// A manual mark-bad (`by: "manual"`) is not rate limited and does not count as automatic.
+    /// A manual mark-bad (`by: .manual`) is not rate limited and does not count as automatic.
     public static func afterBad(deployment: String, reason: String, ordered: [OrderedDeployment], bad: [String],
-                                reboot: Bool, by: String, reboots: [Int64], now: Int64,
+                                reboot: Bool, by: DecidedBy, reboots: [Int64], now: Int64,
                                 limitInterval: TimeSpan, limitBurst: Int) -> Consequence {
         let better = ordered.filter { $0.key != deployment && $0.state != .bad && !bad.contains($0.key) }
         guard let target = better.first else {
@@ -131,7 +131,7 @@ enum HealthPolicy {
         }
         guard reboot else { return .stay }
         let recent = recentReboots(reboots, now: now, interval: limitInterval)
-        if by == "service" && recent.count >= limitBurst { return .rateLimited(recent: recent.count) }
+        if by == .service && recent.count >= limitBurst { return .rateLimited(recent: recent.count) }
         return .reboot(into: target.key)
     }
 
@@ -141,12 +141,12 @@ enum HealthPolicy {
     }
 
     /// The history event that records a consequence.
-    public static func event(_ c: Consequence) -> String {
+    public static func event(_ c: Consequence) -> HealthEventKind {
         switch c {
-        case .reboot: return "rollback"
-        case .demote: return "degraded"
-        case .rateLimited: return "reboot-rate-limited"
-        case .stay: return "marked-bad"
+        case .reboot: return .rollback
+        case .demote: return .degraded
+        case .rateLimited: return .rebootRateLimited
+        case .stay: return .markedBad
         }
     }
 }

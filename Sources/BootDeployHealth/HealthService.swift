@@ -75,7 +75,7 @@ public final class HealthService: @unchecked Sendable {
         // boot_counter, and the same boot's mark-bad must still go to grubenv.
         var choice = config.counter
         if choice == .auto, let b = status.booted, b.stateroot == d.stateroot, b.id == d.id, b.bootID == Self.bootID(),
-           let remembered = HealthConfig.CounterChoice(rawValue: b.counter) {
+           let remembered = HealthConfig.CounterChoice(rawValue: b.counter.rawValue) {
             choice = remembered
         }
         let c = try BootCounting.detect(deployment: d, boot: roots.boot, sysroot: roots.sysroot, efivars: roots.efivars,
@@ -89,9 +89,9 @@ public final class HealthService: @unchecked Sendable {
         let id = Self.bootID()
         if let b = status.booted, b.stateroot == d.stateroot, b.id == d.id, b.bootID == id { return }
         let f = c.counterFields
-        status.booted = .init(stateroot: d.stateroot, id: d.id, counter: c.backend.rawValue, entry: c.bootedName ?? c.entryName,
+        status.booted = .init(stateroot: d.stateroot, id: d.id, counter: Recorded(rawValue: c.backend.rawValue), entry: c.bootedName ?? c.entryName,
                               triesLeft: f.left, triesDone: f.done, attempts: c.attempts, seenAt: wallClockSeconds(), bootID: id)
-        status.state = "checking"
+        status.state = .known(.checking)
         status.degradedReason = nil
     }
 
@@ -114,10 +114,10 @@ public final class HealthService: @unchecked Sendable {
                 units = try HealthWatch(bus: b, units: config.units, startupTimeout: config.startupTimeout, stopped: { true }).unitResults(wait: false)
             } catch {
                 warnings.append("cannot ask systemd about required units: \(error)")
-                units = config.units.map { .init(name: $0.name, activeState: "unknown", result: "failed") }
+                units = config.units.map { .init(name: $0.name, activeState: "unknown", result: .known(.failed)) }
             }
         }
-        let healthy = !results.contains { $0.kind == .required && $0.result != .passed } && !units.contains { $0.result != "passed" }
+        let healthy = !results.contains { $0.kind == .required && $0.result != .passed } && !units.contains { $0.result != .passed }
         return CheckReport(deployment: d.description, healthy: healthy, checks: results, units: units, warnings: warnings)
     }
 
@@ -140,7 +140,7 @@ public final class HealthService: @unchecked Sendable {
             // This boot was already judged bad (the check phase failed): nothing left to watch.
             if case .nothing(let reason, _)? = HealthPolicy.alreadyJudged(phase: phase, recordedState: status.state) {
                 return Decision(decision: "none", reason: reason, rebootRequested: false,
-                                degraded: status.state == "degraded", healthy: false)
+                                degraded: status.state == .degraded, healthy: false)
             }
             // finalize (at the last shutdown) leaves a stamp when it could not install the update.
             if phase != .bless, let base = try? Directory.open(roots.sysroot).openDirectory("bootdeploy"), base.exists("finalize-failed.json") {
@@ -183,28 +183,28 @@ public final class HealthService: @unchecked Sendable {
             verdict = HealthPolicy.judge(facts)
         }
         let checks = facts.checks ?? [], units = facts.units ?? []
-        func runRecord(_ decision: String, _ reason: String?) -> HealthStatus.RunRecord {
-            .init(phase: phase.rawValue, startedAt: started, finishedAt: wallClockSeconds(), decision: decision, reason: reason, checks: checks, units: units)
+        func runRecord(_ decision: RunDecision, _ reason: String?) -> HealthStatus.RunRecord {
+            .init(phase: .known(phase), startedAt: started, finishedAt: wallClockSeconds(), decision: .known(decision), reason: reason, checks: checks, units: units)
         }
 
         var decision: Decision
         switch verdict {
         case .markBad(let failure):
-            decision = try decideBad(d, reason: failure, by: "service", reboot: config.rebootOnFailure, bus: watcher?.bus,
-                                     run: runRecord("marked-bad", failure))
+            decision = try decideBad(d, reason: failure, by: .service, reboot: config.rebootOnFailure, bus: watcher?.bus,
+                                     run: runRecord(.markedBad, failure))
         case .nothing(let reason, let healthy):
             decision = Decision(decision: "none", reason: reason, rebootRequested: false, degraded: false, healthy: healthy)
             if phase == .check {
                 log.log(.checksPassed, "\(d): all required checks passed", fields: ["DEPLOYMENT": d.description])
                 let lock = try takeLock()
                 var status = try store.load()
-                status.lastRun = runRecord("none", nil)
+                status.lastRun = runRecord(.none, nil)
                 try store.save(status)
                 withExtendedLifetime(lock) {}
             }
         case .bless, .wait:
             if !checks.isEmpty { log.log(.checksPassed, "\(d): all required checks passed", fields: ["DEPLOYMENT": d.description]) }
-            decision = try decideGood(d, by: "service", run: runRecord("blessed", nil))
+            decision = try decideGood(d, by: .service, run: runRecord(.blessed, nil))
         }
         ServiceNotify.status("\(d): \(decision.decision)\(decision.reason.map { ": " + $0 } ?? "")")
 
@@ -215,7 +215,7 @@ public final class HealthService: @unchecked Sendable {
             var states: [String: String] = [:]
             if let reason = w.watch(until: graceEnd, states: &states) {
                 log.log(.unitFailedInGrace, "\(d): \(reason)", fields: ["DEPLOYMENT": d.description])
-                return try decideBad(d, reason: reason, by: "service", reboot: config.rebootOnFailure, bus: w.bus, run: nil)
+                return try decideBad(d, reason: reason, by: .service, reboot: config.rebootOnFailure, bus: w.bus, run: nil)
             }
             // After the grace period failures are only reported: the boot was good.
             ServiceNotify.status("\(d): \(decision.decision); grace period over, reporting unit failures only")
@@ -224,8 +224,8 @@ public final class HealthService: @unchecked Sendable {
                 log.log(.unitFailedAfterGrace, "\(d): \(reason) after the grace period; not rolling back", fields: ["DEPLOYMENT": d.description])
                 let lock = try takeLock()
                 var status = try store.load()
-                status.record(.init(at: wallClockSeconds(), stateroot: d.stateroot, id: d.id, event: "failure-after-grace",
-                                    reason: reason, rebootRequested: false, by: "service"))
+                status.record(.init(at: wallClockSeconds(), stateroot: d.stateroot, id: d.id, event: .known(.failureAfterGrace),
+                                    reason: reason, rebootRequested: false, by: .known(.service)))
                 try store.save(status)
                 withExtendedLifetime(lock) {}
             }
@@ -246,13 +246,13 @@ public final class HealthService: @unchecked Sendable {
 
     // MARK: By hand
 
-    /// Blesses by hand (`by: "manual"`), or as the bless unit after boot-complete.target (`"service"`).
-    public func markGood(by: String = "manual") throws -> Decision {
-        try decideGood(try identifyBooted(verb: by == "manual" ? "mark-good" : "run --phase bless", phase: by == "manual" ? nil : .bless),
+    /// Blesses by hand (`by: .manual`), or as the bless unit after boot-complete.target (`.service`).
+    public func markGood(by: DecidedBy = .manual) throws -> Decision {
+        try decideGood(try identifyBooted(verb: by == .manual ? "mark-good" : "run --phase bless", phase: by == .manual ? nil : .bless),
                        by: by, run: nil)
     }
 
     public func markBad(reason: String?, reboot: Bool) throws -> Decision {
-        try decideBad(try identifyBooted(verb: "mark-bad"), reason: SafeText.escape(reason ?? "marked bad by hand"), by: "manual", reboot: reboot, bus: nil, run: nil)
+        try decideBad(try identifyBooted(verb: "mark-bad"), reason: SafeText.escape(reason ?? "marked bad by hand"), by: .manual, reboot: reboot, bus: nil, run: nil)
     }
 }

@@ -8,9 +8,9 @@ public struct StatusReport: Codable, Sendable {
     public struct Live: Codable, Sendable {
         public var stateroot: String
         public var id: String
-        public var counter: String
+        public var counter: Recorded<CounterKind>
         public var entry: String?
-        public var state: String
+        public var state: DeploymentHealth
         public var triesLeft: Int?
         public var triesDone: Int?
         public var attempts: Int?
@@ -19,7 +19,7 @@ public struct StatusReport: Codable, Sendable {
         public var stateroot: String
         public var id: String
         public var entry: String?
-        public var state: String
+        public var state: DeploymentHealth
         public var isDefault: Bool
     }
     public var booted: Live?
@@ -39,8 +39,8 @@ extension HealthService {
             do {
                 let c = try counting(d, record)
                 let f = c.counterFields
-                live = .init(stateroot: d.stateroot, id: d.id, counter: c.backend.rawValue, entry: c.entryName,
-                             state: c.state(badList: record.bad).rawValue, triesLeft: f.left, triesDone: f.done, attempts: c.attempts)
+                live = .init(stateroot: d.stateroot, id: d.id, counter: Recorded(rawValue: c.backend.rawValue), entry: c.entryName,
+                             state: c.state(badList: record.bad), triesLeft: f.left, triesDone: f.done, attempts: c.attempts)
             } catch {
                 warnings.append("booted deployment \(d): \(error)")
             }
@@ -51,7 +51,7 @@ extension HealthService {
         do {
             let ordered = try ordering.orderedDeployments()
             for (i, o) in ordered.enumerated() {
-                let state = record.bad.contains(o.key) ? "bad" : o.state.rawValue
+                let state = record.bad.contains(o.key) ? .bad : o.state
                 deployments.append(.init(stateroot: o.stateroot, id: o.id, entry: o.entryFileName, state: state, isDefault: i == 0))
             }
         } catch {

@@ -26,12 +26,12 @@ struct HealthWatch {
     }
 
     static func unitResult(_ name: String, _ st: String) -> HealthStatus.UnitResult {
-        .init(name: name, activeState: st, result: st == "active" ? "passed" : (st == "failed" ? "failed" : "timeout"))
+        .init(name: name, activeState: st, result: .known(st == "active" ? .passed : (st == "failed" ? .failed : .timeout)))
     }
 
     /// What every required unit counts as when systemd cannot be asked.
     static func unknown(_ units: [RequiredUnit]) -> [HealthStatus.UnitResult] {
-        units.map { .init(name: $0.name, activeState: "unknown", result: "failed") }
+        units.map { .init(name: $0.name, activeState: "unknown", result: .known(.failed)) }
     }
 
     /// The required units' states; with `wait`, units still starting get until their timeout.
@@ -40,7 +40,7 @@ struct HealthWatch {
         var results: [String: HealthStatus.UnitResult] = [:]
         for u in units {
             guard let p = try? bus.unitPath(u.name) else {
-                results[u.name] = .init(name: u.name, activeState: "not-found", result: "failed")
+                results[u.name] = .init(name: u.name, activeState: "not-found", result: .known(.failed))
                 continue
             }
             paths[u.name] = p
@@ -48,7 +48,7 @@ struct HealthWatch {
         }
         if wait {
             let start = monotonicMicroseconds()
-            func pending() -> [RequiredUnit] { units.filter { results[$0.name]?.result == "timeout" } }
+            func pending() -> [RequiredUnit] { units.filter { results[$0.name]?.result.value == .timeout } }
             while let next = pending().map({ start + $0.timeout.microseconds }).min(), monotonicMicroseconds() < next {
                 let ev = try bus.nextEvent(until: next)
                 for u in pending() {

@@ -12,7 +12,7 @@ public struct HealthStatus: Codable, Sendable, Equatable {
     /// The deployment of the boot that wrote this record last.
     public var booted: BootedInfo?
     /// `unknown`, `checking`, `good`, `bad`, or `degraded` (every deployment failed: staying up).
-    public var state = "unknown"
+    public var state: Recorded<HealthState> = .known(.unknown)
     public var degradedReason: String?
     public var lastRun: RunRecord?
     /// Newest last, at most `historyLimit` events.
@@ -34,7 +34,7 @@ public struct HealthStatus: Codable, Sendable, Equatable {
         public var stateroot: String
         public var id: String
         /// Counter backend: `bls`, `grubenv`, `software` or `none`.
-        public var counter: String
+        public var counter: Recorded<CounterKind>
         /// The entry file name as booted (counter before blessing), when known.
         public var entry: String?
         public var triesLeft: Int?
@@ -49,15 +49,15 @@ public struct HealthStatus: Codable, Sendable, Equatable {
     public struct UnitResult: Codable, Sendable, Equatable {
         public var name: String
         public var activeState: String
-        public var result: String   // passed, failed, timeout
+        public var result: Recorded<UnitOutcome>
     }
 
     public struct RunRecord: Codable, Sendable, Equatable {
-        public var phase: String
+        public var phase: Recorded<RunPhase>
         public var startedAt: Int64
         public var finishedAt: Int64?
         /// `blessed`, `marked-bad`, `none` (check only), `degraded`.
-        public var decision: String
+        public var decision: Recorded<RunDecision>
         public var reason: String?
         public var checks: [CheckResult]
         public var units: [UnitResult]
@@ -69,16 +69,16 @@ public struct HealthStatus: Codable, Sendable, Equatable {
         public var id: String
         /// `blessed`, `marked-bad`, `rollback`, `degraded`, `reboot-rate-limited`, `failure-after-grace`,
         /// `finalize-failed` (the last shutdown did not install the staged update).
-        public var event: String
+        public var event: Recorded<HealthEventKind>
         public var reason: String?
         public var rebootRequested: Bool
         /// `service` (boot-health run) or `manual` (mark-good / mark-bad).
-        public var by: String
+        public var by: Recorded<DecidedBy>
     }
 
     mutating func record(_ e: HistoryEvent) {
         var t = totals ?? Self.counted(history)
-        t[e.stateroot, default: [:]][e.event, default: 0] += 1
+        t[e.stateroot, default: [:]][e.event.rawValue, default: 0] += 1
         totals = t
         history.append(e)
         if history.count > Self.historyLimit { history.removeFirst(history.count - Self.historyLimit) }
@@ -87,7 +87,7 @@ public struct HealthStatus: Codable, Sendable, Equatable {
     /// The totals a record without `totals` starts from: what its history still shows.
     static func counted(_ events: [HistoryEvent]) -> [String: [String: Int]] {
         var t: [String: [String: Int]] = [:]
-        for e in events { t[e.stateroot, default: [:]][e.event, default: 0] += 1 }
+        for e in events { t[e.stateroot, default: [:]][e.event.rawValue, default: 0] += 1 }
         return t
     }
 

@@ -18,7 +18,7 @@ extension BootHealth {
                         for l in c.output.split(separator: "\n").suffix(5) { print("        | \(l)") }
                     }
                 }
-                for u in report.units { print("\(u.result.padded(7)) unit     \(u.name) (\(u.activeState))") }
+                for u in report.units { print("\(u.result.rawValue.padded(7)) unit     \(u.name) (\(u.activeState))") }
                 for w in report.warnings { print("warning: \(w)") }
                 print(report.healthy ? "healthy" : "UNHEALTHY")
             }

@@ -63,7 +63,7 @@ extension BootHealth {
             func show(_ role: String, _ d: HealthReport.DeploymentRef?) {
                 guard let d else { print("\(role.padded(9)) -"); return }
                 let counter = d.triesLeft.map { " (\($0) tries left, \(d.triesDone ?? 0) done)" } ?? ""
-                print("\(role.padded(9)) \(d.key)  \(d.version ?? "")  \(d.state ?? "")  \(d.entry ?? "")\(counter)")
+                print("\(role.padded(9)) \(d.key)  \(d.version ?? "")  \(d.state?.rawValue ?? "")  \(d.entry ?? "")\(counter)")
             }
             show("Booted:", r.deployments.booted)
             show("Default:", r.deployments.default)

@@ -15,7 +15,7 @@ extension BootHealth {
             let p = phase
             let d = try failing { () throws -> Decision in
                 let s = try global.service()
-                if p == .bless { return try s.markGood(by: "service") }
+                if p == .bless { return try s.markGood(by: .service) }
                 return try s.run(phase: p)
             }
             print("\(d.decision)\(d.reason.map { ": " + $0 } ?? "")\(d.rebootRequested ? " (reboot requested)" : "")")

@@ -10,14 +10,14 @@ extension BootHealth {
             let r = try failing { try global.service().statusReport() }
             if json { try printJSON(r); return }
             if let b = r.booted {
-                var counter = b.counter
+                var counter = b.counter.rawValue
                 if let l = b.triesLeft { counter += " \(l) left, \(b.triesDone ?? 0) done" }
                 if let a = b.attempts { counter += " \(a) attempts" }
-                print("Booted:   \(b.stateroot)/\(b.id)  [\(b.state)]  \(b.entry ?? "")  counter: \(counter)")
+                print("Booted:   \(b.stateroot)/\(b.id)  [\(b.state.rawValue)]  \(b.entry ?? "")  counter: \(counter)")
             }
             print("State:    \(r.record.state)\(r.record.degradedReason.map { " — " + $0 } ?? "")")
             for d in r.deployments {
-                print("  \(d.isDefault ? "*" : " ") \(d.stateroot)/\(d.id)  \(d.state)  \(d.entry ?? "")")
+                print("  \(d.isDefault ? "*" : " ") \(d.stateroot)/\(d.id)  \(d.state.rawValue)  \(d.entry ?? "")")
             }
             if let last = r.record.lastRun {
                 print("Last run: \(last.phase) -> \(last.decision)\(last.reason.map { ": " + $0 } ?? "")")
@@ -25,7 +25,7 @@ extension BootHealth {
                     let why = c.result == .passed ? "" : ": " + (c.output.split(separator: "\n").last.map(String.init) ?? "")
                     print("  \(c.result.rawValue.padded(7)) \(c.name) (\(c.durationMs) ms)\(why)")
                 }
-                for u in last.units { print("  \(u.result.padded(7)) \(u.name) (\(u.activeState))") }
+                for u in last.units { print("  \(u.result.rawValue.padded(7)) \(u.name) (\(u.activeState))") }
             }
             if !r.record.history.isEmpty { print("History:") }
             for h in r.record.history.suffix(20) {

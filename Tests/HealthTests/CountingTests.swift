@@ -105,8 +105,8 @@ struct CountingTests {
         #expect((f.statusRecord()["bad"] as? [String]) == ["os/new.1"])
         #expect(f.statusRecord()["state"] as? String == "bad")
         let report = try s.statusReport()
-        #expect(report.booted?.counter == "software")
-        #expect(report.booted?.state == "bad")
+        #expect(report.booted?.counter.rawValue == "software")
+        #expect(report.booted?.state.rawValue == "bad")
     }
 
     @Test("software counter within MaxAttempts: checks pass, blessing removes the file")
@@ -119,7 +119,7 @@ struct CountingTests {
         // run --phase check decides only on failure; the bless unit blesses afterwards.
         #expect(try s.run(phase: .check).decision == "none")
         #expect(FileManager.default.fileExists(atPath: f.sysroot + "/bootdeploy/os/deploy/new.1.attempts"))
-        _ = try s.markGood(by: "service")
+        _ = try s.markGood(by: .service)
         #expect(!FileManager.default.fileExists(atPath: f.sysroot + "/bootdeploy/os/deploy/new.1.attempts"))
         #expect(f.history().last?["event"] as? String == "blessed")
     }

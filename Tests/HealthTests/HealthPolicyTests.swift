@@ -10,7 +10,7 @@ import Testing
                     exitStatus: result == .failed ? 1 : 0, signal: nil, durationMs: 3, output: output, refusal: nil)
     }
     static func unit(_ name: String, _ state: String) -> HealthStatus.UnitResult {
-        .init(name: name, activeState: state, result: state == "active" ? "passed" : (state == "failed" ? "failed" : "timeout"))
+        .init(name: name, activeState: state, result: .known(state == "active" ? .passed : (state == "failed" ? .failed : .timeout)))
     }
     static let ok = check("a", .required, .passed)
     static let wantedFail = check("w", .wanted, .failed, output: "meh")
@@ -24,9 +24,9 @@ import Testing
         var testDescription: String { label }
     }
 
-    static func f(_ phase: RunPhase, state: String = "checking", counter: BootCounting.Backend = .bls, attempts: Int? = nil,
+    static func f(_ phase: RunPhase, state: HealthState = .checking, counter: BootCounting.Backend = .bls, attempts: Int? = nil,
                   checks: [CheckResult]? = nil, units: [HealthStatus.UnitResult]? = nil, required: Int = 0) -> HealthPolicy.Facts {
-        .init(phase: phase, recordedState: state, counter: counter, attempts: attempts, maxAttempts: 3,
+        .init(phase: phase, recordedState: .known(state), counter: counter, attempts: attempts, maxAttempts: 3,
               checks: checks, units: units, requiredUnits: required)
     }
 
@@ -52,11 +52,11 @@ import Testing
               facts: f(.watch, units: [unit("a", "active")], required: 1), expected: .nothing(reason: nil, healthy: true)),
         .init(label: "watch: no required units -> nothing, healthy", facts: f(.watch), expected: .nothing(reason: nil, healthy: true)),
         .init(label: "watch after a bad check phase -> nothing, unhealthy",
-              facts: f(.watch, state: "bad", required: 1), expected: .nothing(reason: "already marked bad in this boot", healthy: false)),
+              facts: f(.watch, state: .bad, required: 1), expected: .nothing(reason: "already marked bad in this boot", healthy: false)),
         .init(label: "watch after degraded -> nothing, unhealthy",
-              facts: f(.watch, state: "degraded"), expected: .nothing(reason: "already marked degraded in this boot", healthy: false)),
+              facts: f(.watch, state: .degraded), expected: .nothing(reason: "already marked degraded in this boot", healthy: false)),
         .init(label: "all: a state of bad from an earlier run does not stop the all phase",
-              facts: f(.all, state: "bad", checks: []), expected: .bless),
+              facts: f(.all, state: .bad, checks: []), expected: .bless),
         .init(label: "software counter exhausted -> markBad before any check",
               facts: f(.all, counter: .software, attempts: 4), expected: .markBad(reason: "boot attempts exhausted: 4 unblessed boots, MaxAttempts=3")),
         .init(label: "software counter exhausted in the bless phase -> markBad",
@@ -103,7 +103,7 @@ import Testing
     static func o(_ id: String, _ state: DeploymentHealth = .good) -> OrderedDeployment {
         .init(stateroot: "os", id: id, entryFileName: "os-\(id).conf", state: state)
     }
-    static func after(_ ordered: [OrderedDeployment], bad: [String] = ["os/new"], reboot: Bool = true, by: String = "service",
+    static func after(_ ordered: [OrderedDeployment], bad: [String] = ["os/new"], reboot: Bool = true, by: DecidedBy = .service,
                       reboots: [Int64] = [], burst: Int = 3) -> HealthPolicy.Consequence {
         HealthPolicy.afterBad(deployment: "os/new", reason: "x", ordered: ordered, bad: bad, reboot: reboot, by: by,
                               reboots: reboots, now: now, limitInterval: hour, limitBurst: burst)
@@ -114,20 +114,20 @@ import Testing
         // demote may have failed: the bad one can still be first; skip it and those the record knows bad.
         #expect(Self.after([Self.o("new"), Self.o("mid"), Self.o("old")], bad: ["os/new", "os/mid"]) == .reboot(into: "os/old"))
         #expect(Self.after([Self.o("mid", .bad), Self.o("old", .indeterminate)]) == .reboot(into: "os/old"))
-        #expect(HealthPolicy.event(.reboot(into: "os/old")) == "rollback")
+        #expect(HealthPolicy.event(.reboot(into: "os/old")).rawValue == "rollback")
     }
 
     @Test func nothingBetterMeansDegradedNeverAReboot() {
         let c = Self.after([Self.o("new"), Self.o("old", .bad)])
         #expect(c == .demote(degradedReason: "every deployment has failed (x); staying up, not rebooting"))
         #expect(Self.after([]) == c)
-        #expect(Self.after([Self.o("new")], by: "manual") == c)
-        #expect(HealthPolicy.event(c) == "degraded")
+        #expect(Self.after([Self.o("new")], by: .manual) == c)
+        #expect(HealthPolicy.event(c).rawValue == "degraded")
     }
 
     @Test func noRebootAskedStays() {
         #expect(Self.after([Self.o("old")], reboot: false) == .stay)
-        #expect(HealthPolicy.event(.stay) == "marked-bad")
+        #expect(HealthPolicy.event(.stay).rawValue == "marked-bad")
     }
 
     /// Never a reboot loop: automatic reboots within the interval stop at the burst.
@@ -135,18 +135,18 @@ import Testing
         let ordered = [Self.o("old")]
         let recent: [Int64] = [Self.now - 10, Self.now - 600, Self.now - 3599]
         #expect(Self.after(ordered, reboots: recent) == .rateLimited(recent: 3))
-        #expect(HealthPolicy.event(.rateLimited(recent: 3)) == "reboot-rate-limited")
+        #expect(HealthPolicy.event(.rateLimited(recent: 3)).rawValue == "reboot-rate-limited")
         #expect(Self.after(ordered, reboots: Array(recent.prefix(2))) == .reboot(into: "os/old"))
         // Reboots older than the interval do not count.
         #expect(Self.after(ordered, reboots: [Self.now - 3600, Self.now - 7200, Self.now - 9000, Self.now - 5]) == .reboot(into: "os/old"))
         // A person asking for the reboot is not rate limited.
-        #expect(Self.after(ordered, by: "manual", reboots: recent) == .reboot(into: "os/old"))
+        #expect(Self.after(ordered, by: .manual, reboots: recent) == .reboot(into: "os/old"))
         // Simulated loop: each automatic reboot is recorded; the fourth is refused.
         var history: [Int64] = []
         var outcomes: [HealthPolicy.Consequence] = []
         for i in 0..<4 {
             let t = Self.now + Int64(i * 60)
-            let c = HealthPolicy.afterBad(deployment: "os/new", reason: "x", ordered: ordered, bad: ["os/new"], reboot: true, by: "service",
+            let c = HealthPolicy.afterBad(deployment: "os/new", reason: "x", ordered: ordered, bad: ["os/new"], reboot: true, by: .service,
                                           reboots: history, now: t, limitInterval: Self.hour, limitBurst: 3)
             outcomes.append(c)
             if case .reboot = c { history = HealthPolicy.recentReboots(history, now: t, interval: Self.hour) + [t] }

@@ -15,11 +15,11 @@ extension HealthService {
     func noteFinalizeFailure(_ status: inout HealthStatus) {
         guard let failure = finalizeFailureOnDisk() else { return }
         let known = status.history.contains {
-            $0.event == "finalize-failed" && $0.stateroot == failure.stateroot && $0.id == failure.id && $0.reason == failure.reason
+            $0.event == .finalizeFailed && $0.stateroot == failure.stateroot && $0.id == failure.id && $0.reason == failure.reason
         }
         if known { return }
-        status.record(.init(at: failure.at, stateroot: failure.stateroot, id: failure.id, event: "finalize-failed",
-                            reason: failure.reason, rebootRequested: false, by: "service"))
+        status.record(.init(at: failure.at, stateroot: failure.stateroot, id: failure.id, event: .known(.finalizeFailed),
+                            reason: failure.reason, rebootRequested: false, by: .known(.service)))
     }
 
     struct FinalizeFailureFact: Equatable {

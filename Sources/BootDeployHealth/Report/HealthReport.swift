@@ -43,7 +43,7 @@ public struct HealthReport: Codable, Sendable, Equatable {
         /// The entry file name now, counter included.
         public var entry: String?
         /// `good`, `indeterminate` (tries left) or `bad`, from the entry and the record's bad list.
-        public var state: String?
+        public var state: DeploymentHealth?
         public var triesLeft: Int?
         public var triesDone: Int?
         public var key: String { "\(stateroot)/\(id)" }
@@ -63,7 +63,7 @@ public struct HealthReport: Codable, Sendable, Equatable {
         public var state: HealthState
         public var degradedReason: String?
         /// The counter backend: `bls`, `grubenv`, `software`, `none`; nil when nothing is booted.
-        public var counter: String?
+        public var counter: Recorded<CounterKind>?
         public var triesLeft: Int?
         public var triesDone: Int?
         /// The software counter's unblessed boots.

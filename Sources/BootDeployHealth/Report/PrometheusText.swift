@@ -45,12 +45,12 @@ public enum PrometheusText {
                    "When boot-health last decided (seconds since the epoch), on which deployment, and what.")
         if let e = r.lastDecision {
             out.sample("bootdeploy_last_decision_timestamp_seconds",
-                       [("stateroot", e.stateroot), ("deployment", e.id), ("decision", e.event)], e.at)
+                       [("stateroot", e.stateroot), ("deployment", e.id), ("decision", e.event.rawValue)], e.at)
         }
 
         out.family("bootdeploy_last_rollback_timestamp_seconds", .gauge,
                    "When the newest rollback in the report's window happened, and from which deployment.")
-        if let e = r.window.events.last(where: { $0.event == HealthEventKind.rollback.rawValue }) {
+        if let e = r.window.events.last(where: { $0.event == .rollback }) {
             out.sample("bootdeploy_last_rollback_timestamp_seconds", [("stateroot", e.stateroot), ("deployment", e.id)], e.at)
         }
 

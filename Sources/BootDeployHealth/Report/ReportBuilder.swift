@@ -49,7 +49,7 @@ extension HealthReport {
         let health = Health(state: state, degradedReason: state == .degraded ? record.degradedReason : nil, counter: live?.counter,
                             triesLeft: live?.triesLeft, triesDone: live?.triesDone, attempts: live?.attempts, bad: record.bad)
 
-        let lastDecision = record.history.last { HealthEventKind(rawValue: $0.event)?.isDecision ?? true }
+        let lastDecision = record.history.last { $0.event.value?.isDecision ?? true }
         let finalize = facts.deploy?.finalizeFailure ?? facts.health.finalizeFailed.map { "finalize failed: \($0.compact)" }
         return HealthReport(generatedAt: facts.now, machineID: facts.machineID, bootID: facts.bootID, deployments: roles,
                             health: health, lastDecision: lastDecision, lastRun: record.lastRun,
@@ -64,7 +64,7 @@ extension HealthReport {
         guard let live = facts.health.booted, let seen = record.booted,
               seen.stateroot == live.stateroot, seen.id == live.id else { return (.unknown, nil) }
         if let now = facts.bootID, let then = seen.bootID, now != then { return (.unknown, nil) }
-        guard let s = HealthState(rawValue: record.state) else {
+        guard let s = record.state.value else {
             return (.unknown, "the status record's state \"\(record.state)\" is not one this boot-health knows")
         }
         return (s, nil)
@@ -74,7 +74,7 @@ extension HealthReport {
         func ref(_ d: BootStatus.Deployment) -> DeploymentRef {
             let key = "\(d.stateroot)/\(d.id)"
             return DeploymentRef(stateroot: d.stateroot, id: d.id, version: d.version, entry: d.entry,
-                                 state: bad.contains(key) ? EntryState.bad.rawValue : d.state?.rawValue,
+                                 state: bad.contains(key) ? .bad : d.state.flatMap { DeploymentHealth(rawValue: $0.rawValue) },
                                  triesLeft: d.triesLeft, triesDone: d.triesDone)
         }
         let ordered = s.deployments.filter { $0.index != nil }.sorted { $0.index! < $1.index! }
@@ -99,12 +99,12 @@ extension HealthReport {
                           triesLeft: $0.triesLeft, triesDone: $0.triesDone)
         }
         return Roles(booted: booted, default: h.deployments.first.map(ref), staged: nil,
-                     rollback: h.deployments.dropFirst().first { $0.state != EntryState.bad.rawValue }.map(ref))
+                     rollback: h.deployments.dropFirst().first { $0.state != .bad }.map(ref))
     }
 
     static func window(_ record: HealthStatus, since: Int64?) -> Window {
         let events = record.history.filter { since == nil || $0.at >= since! }
-        func count(_ k: HealthEventKind) -> Int { events.filter { $0.event == k.rawValue }.count }
+        func count(_ k: HealthEventKind) -> Int { events.filter { $0.event == k }.count }
         // A full history may have dropped older events; the window is whole only if it starts
         // after the oldest event kept.
         let full = record.history.count >= HealthStatus.historyLimit
