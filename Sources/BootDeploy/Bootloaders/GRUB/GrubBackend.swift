@@ -26,7 +26,7 @@ public struct GrubBackend: BootLoaderBackend {
     }
 
     public func generatedFiles(_ plan: BootPlan, records: [String: DeploymentRecord], context: BootLoaderContext) throws(BootDeployError) -> [GeneratedFile] {
-        let env = "\(context.bootPrefix)/\(Self.grubDir(context.boot))/grubenv"
+        let env = "/\(Self.grubDir(context.boot))/grubenv"
         let text = try GrubMenu.render(plan, records: records, bootPrefix: context.bootPrefix, envPath: env)
         return [GeneratedFile(name: GrubMenu.menuName, text: text)]
     }
