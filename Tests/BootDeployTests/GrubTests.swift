@@ -127,4 +127,36 @@ struct GrubTests {
         // The only deployment on trial has no previous one: spent tries boot it anyway.
         #expect(!text.contains("set fallback"))
     }
+
+    @Test("etc/grub.d/15_bootdeploy: update-grub gets a search for /boot's filesystem and a source of our menu, and it parses")
+    func grubDScript() throws {
+        let t = try tools("grubDScript")
+        guard FileManager.default.fileExists(atPath: "/usr/share/grub/grub-mkconfig_lib") else {
+            try TestEnv.skip("grubDScript", because: "/usr/share/grub/grub-mkconfig_lib missing (package grub-common)")
+        }
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let tmp = TempDir("grubd")
+        // grub-probe needs a real device: a stand-in answers for a FAT partition on a GPT disk.
+        tmp.write("probe", """
+            #!/bin/sh
+            case "$*" in
+            *target=device*) echo /dev/vda1;; *target=partmap*) echo gpt;; *target=abstraction*) ;;
+            *target=fs_uuid*) echo 1234-ABCD;; *target=fs*) echo fat;; *target=compatibility_hint*) echo hd0,gpt1;;
+            *) exit 1;;
+            esac
+            """, mode: 0o755)
+        let script = repo + "/etc/grub.d/15_bootdeploy"
+        let env = ["grub_probe": tmp.sub("probe"), "BOOTDEPLOY_GRUB_BOOT": tmp.sub("boot")]
+        // Nothing deployed: nothing added.
+        tmp.mkdir("boot")
+        let none = try run("/bin/sh", [script], env: env)
+        #expect(none.status == 0 && none.stdout.isEmpty, "\(none.stdout)\(none.stderr)")
+        tmp.write("boot/loader/entries/bootdeploy.grub.cfg", "true\n")
+        let r = try run("/bin/sh", [script], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("search --no-floppy --fs-uuid --set=root 1234-ABCD"), "\(r.stdout)")
+        #expect(r.stdout.contains("source \"\(tmp.sub("boot"))/loader/entries/bootdeploy.grub.cfg\""), "\(r.stdout)")
+        tmp.write("out.cfg", r.stdout)
+        #expect(try run(t.check, [tmp.sub("out.cfg")]).status == 0)
+    }
 }
