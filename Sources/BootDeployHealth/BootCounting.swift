@@ -74,7 +74,10 @@ struct BootCounting {
             throw HealthError.invalid("the boot loader counts this boot (LoaderBootCountPath \(efi)) but no entry in \(boot)/loader/entries carries bootdeploy=\(deployment); is \(boot) mounted?")
         }
         let blsCounted = c.entryName.flatMap { EntryFileName($0)?.counter } != nil
-        let grubCounting = c.grubenvPath.flatMap { try? c.readGrubenv($0) }.map { $0["boot_counter"] != nil } ?? false
+        // A GRUB backend trial of another deployment (a fallback boot) is not this boot's counter.
+        let grubCounting = c.grubenvPath.flatMap { try? c.readGrubenv($0) }.map {
+            $0["boot_counter"] != nil && ($0[GrubMenu.trialVariable] ?? deployment.description) == deployment.description
+        } ?? false
         switch choice {
         case .bls: c.backend = .bls
         case .grubenv: c.backend = .grubenv

@@ -140,8 +140,10 @@ def panics(env, work, cls):
     check(vt.reached_report(b3) and b3.get("booted") == v1, f"GRUB fell back to {v1}: {b3.get('booted')}")
     # The spent trial stays spent (boot-health on v1 leaves it; no commit re-arms it).
     env_ = vm_grub.read_env(st.disk) or {}
-    check(env_.get("bootdeploy_trial") != v2 or env_.get("boot_counter") == "0",
-          f"the broken update is never tried again: {env_}")
+    check(env_.get("bootdeploy_trial") == v2 and env_.get("boot_counter") == "0",
+          f"the spent trial stays spent after boot-health ran on {v1}, so GRUB never tries it again: {env_}")
+    check(f"boot-deploy: {v2} has no tries left" in b3.text or cls.FIRMWARE == "bios",
+          "GRUB said why it booted the previous deployment")
     return st.machine
 
 
