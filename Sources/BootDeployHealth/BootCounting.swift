@@ -22,6 +22,8 @@ struct BootCounting {
     var bootedName: String?
     /// grubenv: the file (relative to `boot`).
     var grubenvPath: String?
+    /// GRUB backend: the grubenv whose `bootdeploy_trial` names this deployment (BootCounting+GrubTrial).
+    var grubTrialPath: String?
     /// software: the attempts so far (nil = no file = blessed).
     var attempts: Int?
     var warnings: [String] = []
@@ -64,6 +66,7 @@ struct BootCounting {
         if let b = try? Directory.open(boot) {
             c.grubenvPath = grubenvCandidates.first { (try? b.kind($0, followLinks: true)) == .file }
         }
+        c.grubTrialPath = c.grubenvPath.flatMap { p in (try? c.readGrubenv(p)).flatMap { $0[GrubMenu.trialVariable] == deployment.description ? p : nil } }
         // The boot loader says it counts this boot, yet no entry of ours is visible: /boot is not
         // (yet) what the boot loader read. Judging now would bless nothing and call it good.
         if case .auto = choice, c.entryName == nil, let efi = EFIVariables.bootCountEntry(efivars: efivars),
@@ -71,7 +74,10 @@ struct BootCounting {
             throw HealthError.invalid("the boot loader counts this boot (LoaderBootCountPath \(efi)) but no entry in \(boot)/loader/entries carries bootdeploy=\(deployment); is \(boot) mounted?")
         }
         let blsCounted = c.entryName.flatMap { EntryFileName($0)?.counter } != nil
-        let grubCounting = c.grubenvPath.flatMap { try? c.readGrubenv($0) }.map { $0["boot_counter"] != nil } ?? false
+        // A GRUB backend trial of another deployment (a fallback boot) is not this boot's counter.
+        let grubCounting = c.grubenvPath.flatMap { try? c.readGrubenv($0) }.map {
+            $0["boot_counter"] != nil && ($0[GrubMenu.trialVariable] ?? deployment.description) == deployment.description
+        } ?? false
         switch choice {
         case .bls: c.backend = .bls
         case .grubenv: c.backend = .grubenv
@@ -137,8 +143,8 @@ struct BootCounting {
         try dir.replaceFile(name, try env.render())
     }
 
-    /// Blesses the booted deployment. Returns what was done, for the log.
-    mutating func bless() throws -> String {
+    /// Blesses the booted deployment's own counter (`bless()` also ends a GRUB trial).
+    mutating func blessCounter() throws -> String {
         switch backend {
         case .bls:
             guard let entries, let current = entryName, let name = EntryFileName(current) else { return "no entry" }
@@ -164,6 +170,7 @@ struct BootCounting {
             var env = try readGrubenv(p)
             env.set("boot_success", "1")
             env.unset("boot_counter")
+            env.unset(GrubMenu.trialVariable)
             try writeGrubenv(p, env)
             return "set boot_success=1, unset boot_counter in \(boot)/\(p)"
         case .software:
@@ -177,8 +184,8 @@ struct BootCounting {
         }
     }
 
-    /// Marks the booted deployment bad. Returns what was done, for the log.
-    mutating func markBad() throws -> String {
+    /// Marks the booted deployment's own counter bad (`markBad()` also spends a GRUB trial).
+    mutating func markBadCounter() throws -> String {
         switch backend {
         case .bls:
             guard let entries, let current = entryName, let name = EntryFileName(current) else { return "no entry" }

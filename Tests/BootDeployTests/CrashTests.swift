@@ -126,3 +126,18 @@ struct CrashTests {
         print("crash points: cleanup \(o.points) calls, \(o.runs) stops")
     }
 }
+
+extension CrashTests {
+    /// GRUB mode: the menu and the grubenv are written too; after every stop `validate` (inside
+    /// `checkBootable`) runs grub-script-check on the menu and the stub and parses the grubenv.
+    @Test("deploy, GRUB backend (menu, stub, grubenv)", .enabled(if: TestEnv.have("grub-script-check")))
+    func deployGrub() throws {
+        let o = try sweep("deploy/grub", prepare: { m in
+            try FileManager.default.createDirectory(atPath: m.boot + "/grub", withIntermediateDirectories: true)
+            try Self.twoDeployments(m)
+        }) { m in
+            ["deploy", "--stateroot", "os", "--tree", m.tree("new", kernel: "k3"), "--karg", "root=x", "--tries", "3"]
+        }
+        print("crash points: deploy/grub \(o.points) calls, \(o.runs) stops")
+    }
+}

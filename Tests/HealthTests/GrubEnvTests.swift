@@ -1,4 +1,5 @@
 @testable import BootDeployHealth
+import BootDeploy
 import Foundation
 import Testing
 import TestSupport
@@ -74,5 +75,42 @@ struct GrubEnvTests {
         let bad = try f.cli(["mark-bad", "--reason", "test"])
         #expect(bad.ok, "\(bad.stderr)")
         #expect(try run(tool, [env, "list"]).stdout == "boot_success=0\nboot_counter=0\n")
+    }
+
+    @Test("GRUB backend trial: mark-good ends it (and blesses the entry), mark-bad spends it; another deployment's trial is untouched")
+    func grubTrial() throws {
+        guard let tool = Self.editenv else { try TestEnv.skip("grubTrial", because: "grub-editenv is not installed") }
+        let f = HealthFixture()
+        f.entry("bd-os-002+3.conf", deployment: "os/new.1", rank: "002")
+        f.entry("bd-os-001.conf", deployment: "os/old.0", rank: "001")
+        f.tmp.mkdir("boot/grub")
+        let env = f.boot + "/grub/grubenv"
+        try run(tool, [env, "create"])
+        try run(tool, [env, "set", "saved_entry=x", "bootdeploy_trial=os/new.1", "boot_counter=2", "boot_success=0"])
+        let r = try f.cli(["mark-good"])
+        #expect(r.ok, "\(r.stderr)")
+        #expect(try run(tool, [env, "list"]).stdout == "saved_entry=x\nboot_success=1\n")
+        #expect(f.entries() == ["bd-os-001.conf", "bd-os-002.conf"])
+
+        try run(tool, [env, "set", "bootdeploy_trial=os/new.1", "boot_counter=1", "boot_success=0"])
+        let bad = try f.cli(["mark-bad", "--reason", "test"])
+        #expect(bad.ok, "\(bad.stderr)")
+        #expect(try run(tool, [env, "list"]).stdout == "saved_entry=x\nboot_success=0\nbootdeploy_trial=os/new.1\nboot_counter=0\n")
+
+        // A fallback boot (a fresh machine state: the status file remembers this boot's counter):
+        // GRUB spent another deployment's trial and booted this one, whose entry is blessed. Its
+        // judgement must leave the spent trial alone, else GRUB would boot the broken one again.
+        let g = HealthFixture()
+        g.entry("bd-os-002.conf", deployment: "os/new.1", rank: "002")
+        g.entry("bd-os-001+1-0.conf", deployment: "os/other.2", rank: "001")
+        g.tmp.mkdir("boot/grub")
+        let genv = g.boot + "/grub/grubenv"
+        try run(tool, [genv, "create"])
+        try run(tool, [genv, "set", "bootdeploy_trial=os/other.2", "boot_counter=0", "boot_success=0"])
+        let status = try g.cli(["status", "--json"])
+        #expect(!status.stdout.contains("\"counter\" : \"grubenv\""), "\(status.stdout)")
+        let good = try g.cli(["mark-good"])
+        #expect(good.ok, "\(good.stderr)")
+        #expect(try run(tool, [genv, "list"]).stdout == "bootdeploy_trial=os/other.2\nboot_counter=0\nboot_success=0\n")
     }
 }
