@@ -5,6 +5,8 @@ import BootDeploySystem
 public enum BootLoaderKind: String, CaseIterable, Sendable, Codable {
     /// systemd-boot, and any other reader of Boot Loader Spec Type #1 entries: nothing beyond them.
     case systemdBoot = "systemd-boot"
+    /// U-Boot: a boot script that counts (`boot.scr`) and an extlinux menu (docs/UBOOT.md).
+    case uBoot = "u-boot"
 }
 
 /// A file a backend generates from the plan. It is written into the entry set's directory, beside
@@ -95,7 +97,7 @@ extension BootLoaderBackend {
 public enum BootLoaders {
     /// Every backend, in detection order: the first whose `detect` is true is chosen; systemd-boot
     /// (plain Type #1 entries) is last and always matches.
-    static let all: [any BootLoaderBackend.Type] = [SystemdBootBackend.self]
+    static let all: [any BootLoaderBackend.Type] = [UBootBackend.self, SystemdBootBackend.self]
 
     /// The backend for `roots`: the one named by `roots.bootLoader`, else the one detected on /boot.
     public static func backend(for roots: Roots, boot: BootPartition) -> any BootLoaderBackend {
