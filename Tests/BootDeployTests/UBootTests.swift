@@ -97,6 +97,22 @@ struct UBootTests {
         #expect(c?.trial == order.first)
         #expect(c?.left == 3)
         #expect(try m.status()["bootLoader"] as? String == "u-boot")
+        let counter = try #require(try m.status()["bootLoaderCounter"] as? [String: Any])
+        #expect(counter["trial"] as? String == order.first && counter["triesLeft"] as? Int == 3)
+        #expect(try m.ok("status").contains("boot counter (\(m.boot)/bdcount.a): trial of \(order[0]), 3 tries left"))
+    }
+
+    @Test("another verb keeps the tries U-Boot already counted down; a blessed default clears the trial")
+    func armKeepsCountedTries() throws {
+        let (m, _) = try machine()
+        let order = try m.order()
+        let dir = try Directory.open(m.boot)
+        try UBootCounter.write(dir, trial: order[0], left: 1)
+        try m.ok("pin", [order[1]])
+        #expect(UBootCounter.read(dir).current?.trial == order[0])
+        #expect(UBootCounter.read(dir).current?.left == 1, "pin re-armed the trial with the plan's tries")
+        try m.deploy(m.tree("c", kernel: "kernel-3"), ["--tries", "0"])
+        #expect(UBootCounter.read(dir).current?.trial == nil)
     }
 
     @Test("boot.scr: byte for byte what mkimage -A x86 -T script -C none makes, decoded by dumpimage")

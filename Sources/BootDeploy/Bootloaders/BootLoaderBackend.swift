@@ -86,11 +86,15 @@ public protocol BootLoaderBackend: Sendable {
 
     /// Whether swapping the entry set on this partition is one atomic step for this boot loader.
     func isAtomic(_ context: BootLoaderContext) -> Bool
+
+    /// The counter this boot loader keeps outside the entries, for `status` (nil: none).
+    func counterStatus(_ context: BootLoaderContext) -> BootStatus.LoaderCounter?
 }
 
 extension BootLoaderBackend {
     public func armCounter(_ plan: BootPlan, context: BootLoaderContext) throws(BootDeployError) {}
     public func isAtomic(_ context: BootLoaderContext) -> Bool { context.boot.strategy != .perFile }
+    public func counterStatus(_ context: BootLoaderContext) -> BootStatus.LoaderCounter? { nil }
 }
 
 /// The registry and the selection.

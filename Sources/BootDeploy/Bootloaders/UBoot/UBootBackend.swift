@@ -103,6 +103,14 @@ public struct UBootBackend: BootLoaderBackend {
         }
     }
 
+    public func counterStatus(_ context: BootLoaderContext) -> BootStatus.LoaderCounter? {
+        let dir = context.boot.dir
+        let r = UBootCounter.read(dir)
+        guard let c = r.current else { return nil }
+        // The copy read is the one not to be written next.
+        return BootStatus.LoaderCounter(trial: c.trial, triesLeft: c.left, file: "\(context.boot.path)/\(UBootCounter.files[1 - r.writeSlot])")
+    }
+
     public func validate(_ context: BootLoaderContext, state: BootEntriesState) -> [String] {
         let dir = context.boot.dir
         var problems: [String] = []
