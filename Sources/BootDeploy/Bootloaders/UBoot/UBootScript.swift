@@ -85,6 +85,7 @@ public enum UBootScript {
             fi
           fi
         fi
+        if test "${bd_force_fallback}" = 1 && test -n "${bd_1_id}"; then setenv bd_pick 1; echo "BootDeploy: bd_force_fallback set, booting ${bd_1_id}"; fi
         if test "${bd_pick}" = 1; then
           setenv bd_id ${bd_1_id}; setenv bd_linux ${bd_1_linux}; setenv bd_initrd ${bd_1_initrd}; setenv bd_fdt ${bd_1_fdt}; setenv bd_args "${bd_1_args}"
         else
