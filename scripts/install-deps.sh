@@ -5,9 +5,10 @@ set -euo pipefail
 build=(pkg-config libmount-dev libblkid-dev libsystemd-dev libssl-dev)
 check=("${build[@]}" systemd systemd-boot systemd-boot-efi mtools dosfstools fdisk e2fsprogs xfsprogs util-linux
        strace dbus python3 python3-dbusmock libglib2.0-bin grub-common dracut-core cpio busybox-static kmod
-       binutils tzdata qemu-system-x86 ovmf prometheus-node-exporter grub-pc-bin grub-efi-amd64-bin)
+       binutils tzdata qemu-system-x86 ovmf prometheus-node-exporter grub-pc-bin grub-efi-amd64-bin
+       u-boot-tools)
 demo=("${build[@]}" python3 util-linux systemd-boot)
-vm=("${check[@]}" qemu-system-x86 ovmf debootstrap linux-image-cloud-amd64 dracut)
+vm=("${check[@]}" qemu-system-x86 ovmf debootstrap linux-image-cloud-amd64 dracut u-boot-qemu)
 bench=("${check[@]}" ostree ostree-boot hyperfine time)
 # make deb / make check-deb: debhelper and lintian build and check the package (Build-Depends of
 # debian/control plus the tools); the package test installs it into a copy of the VM suite's

@@ -8,7 +8,7 @@ import Glibc
 ///
 /// All mutating calls must be made with the sysroot lock held.
 struct BootCounting {
-    enum Backend: String { case bls, grubenv, software, none }
+    enum Backend: String { case bls, grubenv, software, none, uboot }
 
     var backend: Backend
     var deployment: DeploymentRef
@@ -26,6 +26,8 @@ struct BootCounting {
     var grubTrialPath: String?
     /// software: the attempts so far (nil = no file = blessed).
     var attempts: Int?
+    /// uboot: the BootDeploy boot script's counter (bdcount.a/.b on the boot partition).
+    var ubootCounter: UBootCounter?
     var warnings: [String] = []
 
     static let grubenvCandidates = ["grub2/grubenv", "grub/grubenv"]
@@ -73,6 +75,13 @@ struct BootCounting {
            EntryFileName(efi)?.counter != nil {
             throw HealthError.invalid("the boot loader counts this boot (LoaderBootCountPath \(efi)) but no entry in \(boot)/loader/entries carries bootdeploy=\(deployment); is \(boot) mounted?")
         }
+        // uboot: counter copies on /boot whose trial is this deployment or none (blessed: marking bad
+        // must still reach the counter the boot script reads, or it would boot this one again).
+        var ubootOwns = false
+        if let b = try? Directory.open(boot), UBootCounter.files.contains(where: { b.exists($0) }) {
+            c.ubootCounter = UBootCounter.read(b).current
+            ubootOwns = c.ubootCounter.map { $0.trial == nil || $0.trial == deployment.description } ?? true
+        }
         let blsCounted = c.entryName.flatMap { EntryFileName($0)?.counter } != nil
         // A GRUB backend trial of another deployment (a fallback boot) is not this boot's counter.
         let grubCounting = c.grubenvPath.flatMap { try? c.readGrubenv($0) }.map {
@@ -84,7 +93,8 @@ struct BootCounting {
         case .software: c.backend = .software
         case .none: c.backend = .none
         case .auto:
-            if blsCounted { c.backend = .bls }
+            if ubootOwns { c.backend = .uboot }
+            else if blsCounted { c.backend = .bls }
             else if c.attempts != nil { c.backend = .software }
             else if grubCounting { c.backend = .grubenv }
             else if c.entryName != nil { c.backend = .bls }
@@ -119,12 +129,16 @@ struct BootCounting {
             return env["boot_counter"] == "0" ? .bad : .indeterminate
         case .software:
             return attempts == nil ? .good : .indeterminate
+        case .uboot:
+            guard let u = ubootCounter, u.trial == deployment.description else { return .good }
+            return u.left == 0 ? .bad : .indeterminate
         case .none:
             return .good
         }
     }
 
     var counterFields: (left: Int?, done: Int?) {
+        if backend == .uboot, let u = ubootCounter, u.trial == deployment.description { return (u.left, nil) }
         guard backend == .bls, let c = EntryFileName(entryName ?? "")?.counter else { return (nil, nil) }
         return (c.left, c.done)
     }
@@ -179,6 +193,8 @@ struct BootCounting {
             try dir.sync()
             attempts = nil
             return "removed \(dir.path)/\(deployment.id).attempts"
+        case .uboot:
+            return try viaUBootCounter(trial: nil, bls: { (c: inout BootCounting) throws in try c.bless() })
         case .none:
             return "no boot counter to reset"
         }
@@ -227,9 +243,25 @@ struct BootCounting {
             return "set boot_success=0 boot_counter=0 in \(boot)/\(p)"
         case .software:
             return "recorded as bad in the status file (\(attempts ?? 0) attempts)"
+        case .uboot:
+            return try viaUBootCounter(trial: deployment.description, bls: { (c: inout BootCounting) throws in try c.markBad() })
         case .none:
             return "recorded as bad in the status file"
         }
+    }
+
+    /// uboot: the counter copy (trial cleared to bless, no tries left to mark bad), then the same on
+    /// the entry's name, so that the plan the next deploy reads agrees.
+    mutating func viaUBootCounter(trial: String?, bls: (inout BootCounting) throws -> String) throws -> String {
+        let w = try UBootCounter.write(try Directory.open(boot), trial: trial, left: 0)
+        ubootCounter = w
+        var did = "wrote \(boot)/\(UBootCounter.files[0]) or .b: trial \(w.trial ?? "none"), 0 tries, sequence \(w.sequence)"
+        if entryName != nil {
+            backend = .bls
+            defer { backend = .uboot }
+            did += "; " + (try bls(&self))
+        }
+        return did
     }
 }
 

@@ -20,6 +20,9 @@ extension BootDeployCommand {
 enum StatusText {
     static func render(_ s: BootStatus) -> String {
         var out = "boot: \(s.boot) (\(s.bootStrategy.rawValue)); boot loader: \(s.bootLoader.rawValue)\n"
+        if let c = s.bootLoaderCounter {
+            out += "boot counter (\(c.file)): " + (c.trial.map { "trial of \($0), \(c.triesLeft) tries left" } ?? "no trial") + "\n"
+        }
         if let f = s.finalizeFailure { out += "FINALIZE FAILED on the last shutdown: \(f)\n" }
         if s.deployments.isEmpty { out += "no deployments\n" }
         for d in s.deployments {

@@ -7,6 +7,8 @@ public enum BootLoaderKind: String, CaseIterable, Sendable, Codable {
     case systemdBoot = "systemd-boot"
     /// GRUB without BLS support: a generated menu and a grubenv counter (Bootloaders/GRUB).
     case grub
+    /// U-Boot: a boot script that counts (`boot.scr`) and an extlinux menu (docs/UBOOT.md).
+    case uBoot = "u-boot"
 }
 
 /// A file a backend generates from the plan. It is written into the entry set's directory, beside
@@ -86,18 +88,22 @@ public protocol BootLoaderBackend: Sendable {
 
     /// Whether swapping the entry set on this partition is one atomic step for this boot loader.
     func isAtomic(_ context: BootLoaderContext) -> Bool
+
+    /// The counter this boot loader keeps outside the entries, for `status` (nil: none).
+    func counterStatus(_ context: BootLoaderContext) -> BootStatus.LoaderCounter?
 }
 
 extension BootLoaderBackend {
     public func armCounter(_ plan: BootPlan, context: BootLoaderContext) throws(BootDeployError) {}
     public func isAtomic(_ context: BootLoaderContext) -> Bool { context.boot.strategy != .perFile }
+    public func counterStatus(_ context: BootLoaderContext) -> BootStatus.LoaderCounter? { nil }
 }
 
 /// The registry and the selection.
 public enum BootLoaders {
     /// Every backend, in detection order: the first whose `detect` is true is chosen; systemd-boot
     /// (plain Type #1 entries) is last and always matches.
-    static let all: [any BootLoaderBackend.Type] = [GrubBackend.self, SystemdBootBackend.self]
+    static let all: [any BootLoaderBackend.Type] = [UBootBackend.self, GrubBackend.self, SystemdBootBackend.self]
 
     /// The backend for `roots`: the one named by `roots.bootLoader`, else the one detected on /boot.
     public static func backend(for roots: Roots, boot: BootPartition) -> any BootLoaderBackend {

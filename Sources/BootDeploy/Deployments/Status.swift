@@ -12,6 +12,8 @@ public struct BootStatus: Codable, Sendable {
     public var bootStrategy: EntryStrategy
     /// The boot loader /boot is written for (`--boot-loader`, else detected).
     public var bootLoader: BootLoaderKind
+    /// The boot loader's own counter outside the entries (U-Boot's bdcount), when it keeps one.
+    public var bootLoaderCounter: LoaderCounter? = nil
     public var booted: String?
     public var staged: String?
     public var deployments: [Deployment]
@@ -22,6 +24,14 @@ public struct BootStatus: Codable, Sendable {
     public var finalizeFailure: String?
     /// What works against BootDeploy's order: a loader.conf `default` that selects another entry.
     public var warnings: [String] = []
+
+    public struct LoaderCounter: Codable, Sendable, Equatable {
+        /// The deployment on trial (nil: none is counted), and its tries left.
+        public var trial: String?
+        public var triesLeft: Int
+        /// The file the state was read from.
+        public var file: String
+    }
 
     public struct Deployment: Codable, Sendable {
         public var stateroot: String
@@ -101,11 +111,14 @@ extension DeploymentManager {
         }
         let foreign = cur.entries.foreign.map { BootStatus.ForeignEntry(file: $0.name.fileName, title: $0.entry.title, version: $0.entry.version) }
         let failure = finalizeProblem()
-        return BootStatus(sysroot: roots.sysroot, boot: roots.boot, bootStrategy: cur.boot.strategy,
-                          bootLoader: bootLoader(cur.boot).backend.kind,
+        let (loader, loaderContext) = bootLoader(cur.boot)
+        var status = BootStatus(sysroot: roots.sysroot, boot: roots.boot, bootStrategy: cur.boot.strategy,
+                          bootLoader: loader.kind,
                           booted: bootedID, staged: stagedID, deployments: rows, foreignEntries: foreign,
                           problems: problems, finalizeFailure: failure,
                           warnings: LoaderConfDefault.warnings(bootPath: roots.boot, state: cur.entries))
+        status.bootLoaderCounter = loader.counterStatus(loaderContext)
+        return status
     }
 
     /// The findings of `validate`: problems make it exit non-zero.
