@@ -5,7 +5,7 @@ set -euo pipefail
 build=(pkg-config libmount-dev libblkid-dev libsystemd-dev libssl-dev)
 check=("${build[@]}" systemd systemd-boot systemd-boot-efi mtools dosfstools fdisk e2fsprogs xfsprogs util-linux
        strace dbus python3 python3-dbusmock libglib2.0-bin grub-common dracut-core cpio busybox-static kmod
-       binutils tzdata qemu-system-x86 ovmf prometheus-node-exporter)
+       binutils tzdata qemu-system-x86 ovmf prometheus-node-exporter sbsigntool openssl)
 demo=("${build[@]}" python3 util-linux systemd-boot)
 vm=("${check[@]}" qemu-system-x86 ovmf debootstrap linux-image-cloud-amd64 dracut)
 bench=("${check[@]}" ostree ostree-boot hyperfine time)
