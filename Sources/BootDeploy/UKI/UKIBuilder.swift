@@ -60,7 +60,8 @@ public enum UKIBuilder {
     public static let defaultStub = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub"
 
     /// Writes the image to `output` (a path the caller renames into place; it is fsynced).
-    /// `scratch` is an existing directory for the small section files; they are removed after.
+    /// `scratch` is an existing directory for the small section files (`.uki-*.tmp`, removed after,
+    /// and by cleanup should a crash leave them).
     public static func build(_ contents: UKIContents, stub: String = defaultStub, scratch: String, output: String) throws(BootDeployError) {
         let stubImage: PEImage
         do {
@@ -70,9 +71,9 @@ public enum UKIBuilder {
         let scratchDir: Directory
         do { scratchDir = try Directory.open(scratch) } catch { throw .system(error) }
         let small: [(String, String, String)] = [
-            (".osrel", "uki-osrel", contents.osRelease),
-            (".cmdline", "uki-cmdline", contents.commandLine),
-            (".uname", "uki-uname", contents.kernelRelease),
+            (".osrel", ".uki-osrel.tmp", contents.osRelease),
+            (".cmdline", ".uki-cmdline.tmp", contents.commandLine),
+            (".uname", ".uki-uname.tmp", contents.kernelRelease),
         ]
         var files: [String: String] = [:]
         var sizes: [String: Int] = [:]

@@ -47,15 +47,19 @@ public struct UKIFileName: Sendable, Hashable, CustomStringConvertible {
 /// Type #2 entries of ours into one order, the plan's. The rank is therefore part of the image:
 /// a UKI whose rank changes is rebuilt (and re-signed), never only renamed.
 public enum UKIOSRelease {
-    public static func render(title: String, qualifiedID: String, rank: Int, treeOSRelease: [String: String] = [:]) -> String {
+    /// `rank` nil: no `IMAGE_ID`/`IMAGE_VERSION`, for images a Type #1 entry starts (`efi`), whose
+    /// order is the entry's; the image then does not change when the order does.
+    public static func render(title: String, qualifiedID: String, rank: Int?, treeOSRelease: [String: String] = [:]) -> String {
         var lines: [String] = []
         func add(_ k: String, _ v: String) { lines.append("\(k)=\(quote(v))") }
         add("PRETTY_NAME", "\(title) (\(qualifiedID))")
         add("NAME", treeOSRelease["NAME"] ?? title)
         if let id = treeOSRelease["ID"] { add("ID", id) }
         if let v = treeOSRelease["VERSION_ID"] { add("VERSION_ID", v) }
-        add("IMAGE_ID", EntryRenderer.sortKey)
-        add("IMAGE_VERSION", String(rank))
+        if let rank {
+            add("IMAGE_ID", EntryRenderer.sortKey)
+            add("IMAGE_VERSION", String(rank))
+        }
         add("BOOTDEPLOY_DEPLOYMENT", qualifiedID)
         return lines.joined(separator: "\n") + "\n"
     }
