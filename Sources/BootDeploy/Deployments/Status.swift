@@ -131,7 +131,7 @@ extension DeploymentManager {
             rep.checked.append(o.name.fileName)
             var paths: [String] = []
             if let efi = o.entry.efi {
-                rep.problems += ukiProblems(entryFile: file, efi: efi, record: cur.records[o.qualifiedID], boot: cur.boot)
+                rep.problems += ukiProblems(entryFile: file, efi: efi, options: o.entry.commandLine, record: cur.records[o.qualifiedID], boot: cur.boot)
             } else {
                 if let l = o.entry.linux { paths.append(l) } else { rep.problems.append("\(file): no 'linux' line") }
                 paths += o.entry.initrd

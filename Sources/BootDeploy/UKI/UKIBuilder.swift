@@ -77,7 +77,8 @@ public enum UKIBuilder {
         ]
         var files: [String: String] = [:]
         var sizes: [String: Int] = [:]
-        defer { for (_, f, _) in small { try? scratchDir.remove(f) } }
+        var finished = false
+        defer { if !finished { for (_, f, _) in small where scratchDir.exists(f) { try? scratchDir.remove(f) } } }
         for (section, file, text) in small {
             do { try scratchDir.writeFile(file, Array(text.utf8), sync: false) } catch { throw .system(error) }
             files[section] = scratch + "/" + file
@@ -96,6 +97,8 @@ public enum UKIBuilder {
                      "--change-section-vma", "\(p.name)=0x\(String(p.virtualAddress, radix: 16))"]
         }
         try ExternalTool.run("objcopy", args + [stub, output])
+        do { for (_, f, _) in small { try scratchDir.remove(f) } } catch { throw .system(error) }
+        finished = true
         let (outDir, outName) = split(output)
         do {
             let d = try Directory.open(outDir)

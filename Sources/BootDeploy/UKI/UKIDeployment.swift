@@ -27,12 +27,17 @@ extension DeploymentManager {
 
     /// `kargs` of a UKI deployment: the command line is inside the (signed) image, so the image is
     /// rebuilt from the one it replaces (its kernel, initramfs and os-release) with the new line.
-    func rebuildUKI(_ r: DeploymentRecord, boot: BootPartition) throws(BootDeployError) -> DeploymentRecord {
+    /// The image read is the one the deployment's entry starts now (what boots), else the record's:
+    /// after a crash between writing the record and swapping the entries they differ, and cleanup
+    /// may have removed the record's.
+    func rebuildUKI(_ r: DeploymentRecord, boot: BootPartition, entry: BootEntry?) throws(BootDeployError) -> DeploymentRecord {
         guard let old = r.uki else { return r }
-        let bytes = try sys { () throws(SystemError) in try boot.dir.readFile(old.path, limit: 1 << 30) }
+        let live = entry?.efi.map { String($0.drop { $0 == "/" }) }
+        let source = live.flatMap { (try? boot.dir.kind($0)) == .file ? $0 : nil } ?? old.path
+        let bytes = try sys { () throws(SystemError) in try boot.dir.readFile(source, limit: 1 << 30) }
         var out = r
         let config = try sysroot.ukiConfig(r.stateroot)
-        var placed = try UKIStore(boot: boot).place(r, config: config, osRelease: [:], treeUKI: (old.path, bytes))
+        var placed = try UKIStore(boot: boot).place(r, config: config, osRelease: [:], treeUKI: (source, bytes))
         placed.ref.source = old.source
         out.uki = placed.ref
         return out
@@ -50,9 +55,9 @@ extension DeploymentManager {
 
 extension DeploymentManager {
     /// `validate` for an entry that starts a UKI: the image exists, is a PE image with a kernel,
-    /// carries the deployment's command line, is the one the record names, and is signed (and
-    /// verifies with the configured certificate) where signing is configured.
-    func ukiProblems(entryFile: String, efi: String, record: DeploymentRecord?, boot: BootPartition) -> [String] {
+    /// carries the entry's command line, and is signed (and verifies with the configured
+    /// certificate) where signing is configured.
+    func ukiProblems(entryFile: String, efi: String, options: String, record: DeploymentRecord?, boot: BootPartition) -> [String] {
         let rel = String(efi.drop { $0 == "/" })
         let shown = "\(boot.path)/\(rel)"
         guard !rel.split(separator: "/").contains(".."), (try? boot.dir.kind(rel, followLinks: false)) == .file,
@@ -63,12 +68,13 @@ extension DeploymentManager {
         do { pe = try PEImage(bytes, file: shown) } catch { return ["\(entryFile): UKI \(error)"] }
         var out: [String] = []
         if pe.section(".linux") == nil { out.append("\(shown): UKI without a .linux section") }
-        guard let record else { return out }
+        // With Secure Boot the stub uses `.cmdline`, without it the entry's options: they must agree.
+        // (The record may be one step ahead after a crash in `kargs`, as for Type #1 entries.)
         let cmdline = pe.contents(".cmdline").map { String(decoding: $0, as: UTF8.self) }
-        if cmdline != EntryRenderer.commandLine(record) {
-            out.append("\(shown): the UKI's command line \(quoted(cmdline ?? "(none)")) is not the deployment's \(quoted(EntryRenderer.commandLine(record))); 'boot-deploy kargs' rebuilds it")
+        if cmdline != options {
+            out.append("\(shown): the UKI's command line \(quoted(cmdline ?? "(none)")) is not the entry's options \(quoted(options)); 'boot-deploy kargs' rebuilds it")
         }
-        if record.uki?.path != rel { out.append("\(entryFile): starts \(efi), but the record of \(record.qualifiedID) names \(record.uki.map { "/" + $0.path } ?? "no UKI")") }
+        guard let record else { return out }
         if let config = try? sysroot.ukiConfig(record.stateroot) {
             if config.signing.required && record.uki?.signed != true { out.append("\(shown): unsigned, but uki.conf requires signing") }
             if record.uki?.signed == true, let cert = config.signing.certificatePath {

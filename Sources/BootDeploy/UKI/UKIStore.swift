@@ -39,7 +39,10 @@ struct UKIStore {
         try sweepTemporaries(u)
         let built = ".\(record.id).build.tmp", signedName = ".\(record.id).signed.tmp"
         let treeLinux = ".\(record.id).linux.tmp", treeInitrd = ".\(record.id).initrd.tmp"
-        defer { for n in [built, signedName, treeLinux, treeInitrd] { try? u.remove(n) } }
+        // On failure, best effort (the error is already on its way; a later store or cleanup sweeps
+        // what stays). On success, every removal must succeed like any other step.
+        var finished = false
+        defer { if !finished { for n in [built, signedName, treeLinux, treeInitrd] where u.exists(n) { try? u.remove(n) } } }
 
         var contents = UKIContents(
             osRelease: UKIOSRelease.render(title: record.title, qualifiedID: record.qualifiedID, rank: nil, treeOSRelease: osRelease),
@@ -63,16 +66,24 @@ struct UKIStore {
         try UKIBuilder.build(contents, stub: config.stub, scratch: here, output: "\(here)/\(built)")
         let signed = try UKISigner.apply(config.signing, input: "\(here)/\(built)", output: "\(here)/\(signedName)")
         let final = signed ? signedName : built
+        try sys { () throws(SystemError) in
+            for n in [treeLinux, treeInitrd] + (signed ? [built] : []) where u.exists(n) { try u.remove(n) }
+        }
         let h = SHA256()
         _ = try sys { () throws(SystemError) in try u.readChunks(final) { h.update($0) } }
         let name = h.finalizeHex() + ".efi"
         let ref = UKIRef(path: "\(rel)/\(name)", signed: signed, source: source)
-        if u.exists(name) { return (ref, false) }
+        if u.exists(name) {
+            try sys { () throws(SystemError) in try u.remove(final) }
+            finished = true
+            return (ref, false)
+        }
         try sys { () throws(SystemError) in
             try u.rename(final, to: name)
             try u.sync()
             try boot.dir.openDirectory("bootdeploy/\(record.stateroot)").sync()
         }
+        finished = true
         return (ref, true)
     }
 
