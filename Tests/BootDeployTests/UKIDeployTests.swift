@@ -143,4 +143,27 @@ struct UKIDeployTests {
         let v = try m.bd("validate")
         #expect(v.ok, "validate: \(v.stdout) \(v.stderr)")
     }
+
+    @Test("deploy --uki --stage builds the image at once; finalize names it; cleanup keeps the images, drops unused kernel directories")
+    func stagedUKI() throws {
+        try Self.requireTools("stagedUKI")
+        let m = Machine()
+        try m.initOS()
+        let first = try m.deploy(m.tree("a"), ["--uki"])
+        let staged = try m.ok("deploy", ["--stateroot", "os", "--tree", m.tree("b", kernel: "kernel-2"), "--karg", "root=LABEL=testroot",
+                                         "--uki", "--stage", "--no-start-unit"])
+        #expect(Self.ukiFiles(m).count == 2, "the staged image is built at stage time: \(Self.ukiFiles(m))")
+        try m.ok("cleanup")
+        #expect(Self.ukiFiles(m).count == 2, "cleanup keeps the staged deployment's image: \(Self.ukiFiles(m))")
+        try m.ok("finalize")
+        #expect(try m.order() == [staged, first])
+        let v = try m.bd("validate")
+        #expect(v.ok, "validate: \(v.stdout) \(v.stderr)")
+        try m.ok("cleanup")
+        #expect(Self.ukiFiles(m).count == 2)
+        // Nothing boots the kernel directories of UKI deployments: cleanup removes them.
+        let kernels = ((try? FileManager.default.contentsOfDirectory(atPath: m.boot + "/bootdeploy/os")) ?? []).filter { $0 != "uki" }
+        #expect(kernels.isEmpty, "\(kernels)")
+        #expect(try m.bd("validate").ok)
+    }
 }
