@@ -63,11 +63,8 @@ public enum UKIBuilder {
     /// `scratch` is an existing directory for the small section files (`.uki-*.tmp`, removed after,
     /// and by cleanup should a crash leave them).
     public static func build(_ contents: UKIContents, stub: String = defaultStub, scratch: String, output: String) throws(BootDeployError) {
-        let stubImage: PEImage
-        do {
-            let (dir, name) = split(stub)
-            stubImage = try PEImage(try Directory.open(dir).readFile(name, limit: 16 << 20), file: stub)
-        } catch let e as SystemError { throw .system(e) } catch let e as BootDeployError { throw e } catch { throw .refused("\(stub): \(error)") }
+        let (stubDir, stubName) = split(stub)
+        let stubImage = try PEImage(try sys { () throws(SystemError) in try Directory.open(stubDir).readFile(stubName, limit: 16 << 20) }, file: stub)
         let scratchDir: Directory
         do { scratchDir = try Directory.open(scratch) } catch { throw .system(error) }
         let small: [(String, String, String)] = [
@@ -100,12 +97,8 @@ public enum UKIBuilder {
         do { for (_, f, _) in small { try scratchDir.remove(f) } } catch { throw .system(error) }
         finished = true
         let (outDir, outName) = split(output)
-        do {
-            let d = try Directory.open(outDir)
-            let written = try PEImage(try d.readFile(outName, limit: 1 << 30), file: output)
-            guard written.section(".linux") != nil else { throw BootDeployError.refused("objcopy wrote \(output) without a .linux section") }
-            _ = d
-        } catch let e as SystemError { throw .system(e) } catch let e as BootDeployError { throw e } catch { throw .refused("\(output): \(error)") }
+        let written = try sys { () throws(SystemError) in try Directory.open(outDir).readFile(outName, limit: 1 << 30) }
+        guard try PEImage(written, file: output).section(".linux") != nil else { throw .refused("objcopy wrote \(output) without a .linux section") }
         try syncFile(output)
     }
 
