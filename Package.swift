@@ -75,6 +75,7 @@ let package = Package(
         .testTarget(name: "EarlyBootTests", dependencies: ["BootDeployEarlyBoot", "BootDeploy", "TestSupport"]),
         .testTarget(name: "HealthTests", dependencies: ["BootDeployHealth", "TestSupport"]),
         .testTarget(name: "EtcMergeTests", dependencies: ["BootDeploy", "TestSupport"]),
+        .testTarget(name: "UKITests", dependencies: ["BootDeploy", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -6,7 +6,7 @@ build=(pkg-config libmount-dev libblkid-dev libsystemd-dev libssl-dev)
 check=("${build[@]}" systemd systemd-boot systemd-boot-efi mtools dosfstools fdisk e2fsprogs xfsprogs util-linux
        strace dbus python3 python3-dbusmock libglib2.0-bin grub-common dracut-core cpio busybox-static kmod
        binutils tzdata qemu-system-x86 ovmf prometheus-node-exporter grub-pc-bin grub-efi-amd64-bin
-       u-boot-tools)
+       u-boot-tools sbsigntool openssl)
 demo=("${build[@]}" python3 util-linux systemd-boot)
 vm=("${check[@]}" qemu-system-x86 ovmf debootstrap linux-image-cloud-amd64 dracut u-boot-qemu)
 bench=("${check[@]}" ostree ostree-boot hyperfine time)

@@ -19,6 +19,7 @@ extension BootDeployCommand {
         @Option(help: "The updater's digest of the content, kept in the record.") var digest: String?
         @Flag(help: "Keep a software boot counter (for boot loaders that count nothing).") var softwareCounter = false
         @Flag(help: "Boot without an initramfs: the entry runs the tree's usr/lib/bootdeploy/bd-prepare-root, installed into the physical root, as init= (the kernel must drive the root's disk and filesystem without modules). Required for a tree without initramfs.img.") var noInitramfs = false
+        @Flag(help: "Boot as a unified kernel image: the tree's own usr/lib/modules/KVER/*.efi (its command line replaced) or one built with objcopy on systemd's stub; signed with sbsign when uki.conf names a key (docs/UKI.md). Also on when the stateroot's uki.conf says 'uki yes'.") var uki = false
         @Flag(help: "Prepare everything now, write /boot at shutdown (boot-deploy finalize, run by bootdeploy-finalize.service).") var stage = false
         @Flag(help: "With --stage: do not finalize until 'boot-deploy finalize --unlock'.") var lockFinalization = false
         @Flag(help: "With --stage: do not start bootdeploy-finalize.service.") var noStartUnit = false
@@ -32,6 +33,7 @@ extension BootDeployCommand {
                 kargOptions.apply(to: &req)
                 let m = try roots.manager(cmdlineLimit: kargOptions.limit.cmdlineLimit)
                 req.noInitramfs = noInitramfs
+                req.uki = uki
                 if stage {
                     let s = try m.stage(req, locked: lockFinalization)
                     if !noStartUnit { startFinalizeUnit() }

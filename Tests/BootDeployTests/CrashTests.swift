@@ -50,10 +50,17 @@ struct CrashTests {
         #expect(!list.isEmpty, "\(what): bootctl sees no entry")
         var complete = 0
         for e in list {
-            guard let qid = bootParameter(e), let linux = e["linux"] as? String else { continue }
-            let initrds = (e["initrd"] as? [String]) ?? []
-            let files = [linux] + initrds
-            let filesOK = files.allSatisfy { FileManager.default.fileExists(atPath: m.boot + $0) } && !initrds.isEmpty
+            guard let qid = bootParameter(e) else { continue }
+            let filesOK: Bool
+            if let efi = e["efi"] as? String {
+                // A UKI entry (docs/UKI.md): its image complete, with the entry's command line inside.
+                filesOK = ukiComplete(m.boot + efi, commandLine: e["options"] as? String)
+            } else {
+                guard let linux = e["linux"] as? String else { continue }
+                let initrds = (e["initrd"] as? [String]) ?? []
+                let files = [linux] + initrds
+                filesOK = files.allSatisfy { FileManager.default.fileExists(atPath: m.boot + $0) } && !initrds.isEmpty
+            }
             let parts = qid.split(separator: "/")
             let dep = m.root + "/bootdeploy/\(parts[0])/deploy/\(parts[1])"
             let depOK = FileManager.default.fileExists(atPath: dep + "/usr/bin/hello") && FileManager.default.fileExists(atPath: dep + ".json")
@@ -68,6 +75,7 @@ struct CrashTests {
         #expect(s.ok, "\(what): status fails: \(s.stderr)")
         let c = try m.bd("cleanup")
         #expect(c.ok, "\(what): cleanup fails: \(c.stderr)")
+        #expect(ukiTemporaries(m).isEmpty, "\(what): cleanup left UKI temporaries \(ukiTemporaries(m))")
         let v = try m.bd("validate")
         #expect(v.ok, "\(what): validate after cleanup: \(v.stdout) \(v.stderr)")
     }

@@ -57,6 +57,6 @@ extension DeploymentManager {
             try store.remove(k)
             removed.append(k)
         }
-        return removed + (try cleanupEarlyBoot(keeping: Array(cur.records.values)))
+        return removed + (try cleanupUKIs(keeping: cur, keep: keep)) + (try cleanupEarlyBoot(keeping: Array(cur.records.values)))
     }
 }

@@ -46,7 +46,7 @@ extension DeploymentManager {
         let version = req.version ?? osRelease["VERSION_ID"] ?? osRelease["VERSION"] ?? "0"
         let title = req.title ?? osRelease["PRETTY_NAME"] ?? "\(req.stateroot) \(version)"
         let extra = try sysroot.extraBinds(req.stateroot)
-        let record = DeploymentRecord(
+        var record = DeploymentRecord(
             stateroot: req.stateroot, id: id, version: version, title: title, digest: req.digest ?? artifacts.digest,
             kernelVersion: artifacts.kernelVersion, kernelDir: "bootdeploy/\(req.stateroot)/\(artifacts.digest)",
             hasDevicetree: artifacts.hasDevicetree, kargs: kargs, pinned: false, created: isoNow(),
@@ -59,6 +59,8 @@ extension DeploymentManager {
         //    only garbage that cleanup removes.
         try placeTree(tree, path: req.tree, into: deployDir, id: id, move: req.move, stateroot: req.stateroot)
         var storedKernel: (path: String, written: Bool)? = nil
+        var storedUKI: String? = nil
+        let ukiConfig = try sysroot.ukiConfig(req.stateroot)
         var etcReport: EtcMergeReport? = nil
         do {
             // /etc before anything names the tree; a staged deployment merges at finalize instead.
@@ -73,6 +75,13 @@ extension DeploymentManager {
             }
             // 2. Kernel and initramfs, flushed before any entry names them.
             storedKernel = try KernelStore(boot: cur.boot).store(artifacts, stateroot: req.stateroot)
+            // 2b. A UKI deployment's image, flushed, then the record that names it.
+            if req.uki || ukiConfig.enabled {
+                let placed = try placeUKI(record, boot: cur.boot, config: ukiConfig, modulesDir: artifacts.modulesDir, osRelease: osRelease)
+                record.uki = placed.ref
+                if placed.written { storedUKI = placed.ref.path }
+                try sys { () throws(SystemError) in try deployDir.replaceFile("\(id).json", record.encoded()) }
+            }
             // 3. The entry set, in one transaction.
             if commitEntries {
                 let plan = cur.plan.deploying(stateroot: req.stateroot, id: id, tries: req.tries)
@@ -97,6 +106,7 @@ extension DeploymentManager {
                 try deployDir.sync()
             }
             if let k = storedKernel, k.written { try? KernelStore(boot: cur.boot).remove(k.path) }
+            if let u = storedUKI { try? sys { () throws(SystemError) in try cur.boot.dir.remove(u) } }
             throw error
         }
         return DeployResult(record: record, etcMerge: etcReport)

@@ -23,6 +23,8 @@ public struct DeployRequest: Sendable {
     /// Boot without an initramfs: the entry runs the tree's early-boot binary, installed into the
     /// physical root (EarlyBootInstall/), as `init=`.
     public var noInitramfs = false
+    /// Boot as a unified kernel image (UKI/, docs/UKI.md); also on when `uki.conf` says `uki yes`.
+    public var uki = false
 
     public init(stateroot: String, tree: String, version: String? = nil, title: String? = nil, kargs: [String] = [],
                 tries: Int = 3, move: Bool = false, digest: String? = nil, softwareCounter: Bool = false) {

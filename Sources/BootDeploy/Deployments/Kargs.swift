@@ -33,6 +33,8 @@ extension DeploymentManager {
         let old = r
         r.kargs = k.parameters
         try checkCommandLine(r, origin: "already on \(r.qualifiedID); 'kargs --delete' drops it")
+        // A UKI carries its command line inside: a new image first (UKIDeployment.swift).
+        if r.uki != nil { r = try rebuildUKI(r, boot: cur.boot, entry: cur.entries.ours(r.qualifiedID)?.entry) }
         // Record first, then /boot: if the transaction fails, the record goes back.
         try sysroot.writeRecord(r)
         do {

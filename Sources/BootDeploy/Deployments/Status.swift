@@ -62,6 +62,8 @@ public struct BootStatus: Codable, Sendable {
         /// wrong with it (missing, damaged, stale), if anything.
         public var earlyBoot: EarlyBootRef?
         public var earlyBootProblem: String?
+        /// Set when the deployment boots as a unified kernel image (docs/UKI.md).
+        public var uki: UKIRef? = nil
     }
 
     public struct ForeignEntry: Codable, Sendable {
@@ -95,6 +97,7 @@ extension DeploymentManager {
                          layout: r.layout, softwareAttempts: attempts, mergedFrom: r.mergedFrom)
             d.earlyBoot = r.earlyBoot
             d.earlyBootProblem = earlyBootProblem(r, thorough: false)
+            d.uki = r.uki
             return d
         }
         var problems = runProblems + cur.problems + cur.entries.ourErrors.map(\.description) + cur.entries.foreignErrors.map(\.description)
@@ -140,9 +143,13 @@ extension DeploymentManager {
             let file = "\(entriesDir)/\(o.name.fileName)"
             rep.checked.append(o.name.fileName)
             var paths: [String] = []
-            if let l = o.entry.linux { paths.append(l) } else { rep.problems.append("\(file): no 'linux' line") }
-            paths += o.entry.initrd
-            if o.entry.initrd.isEmpty && cur.records[o.qualifiedID]?.earlyBoot == nil { rep.problems.append("\(file): no 'initrd' line") }
+            if let efi = o.entry.efi {
+                rep.problems += ukiProblems(entryFile: file, efi: efi, options: o.entry.commandLine, record: cur.records[o.qualifiedID], boot: cur.boot)
+            } else {
+                if let l = o.entry.linux { paths.append(l) } else { rep.problems.append("\(file): no 'linux' line") }
+                paths += o.entry.initrd
+                if o.entry.initrd.isEmpty && cur.records[o.qualifiedID]?.earlyBoot == nil { rep.problems.append("\(file): no 'initrd' line") }
+            }
             if let dt = o.entry.devicetree { paths.append(dt) }
             for p in paths {
                 let rel = String(p.drop { $0 == "/" })

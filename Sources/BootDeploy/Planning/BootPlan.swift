@@ -136,11 +136,22 @@ public enum EntryRenderer {
         e.title = "\(rec.title) (\(rec.qualifiedID))"
         e.version = String(rank)
         e.sortKey = sortKey
+        e.options = [commandLine(rec)]
+        // A UKI deployment's entry starts its image (kernel, initramfs and this same command line
+        // inside, signed); the entry keeps order and counter (docs/UKI.md).
+        if let uki = rec.uki {
+            e.efi = "/\(uki.path)"
+            return e
+        }
         e.linux = "/\(rec.kernelDir)/vmlinuz"
         // Without an initramfs the kernel runs the early-boot binary from the physical root as init.
         e.initrd = rec.earlyBoot == nil ? ["/\(rec.kernelDir)/initramfs.img"] : []
         if rec.hasDevicetree { e.devicetree = "/\(rec.kernelDir)/devicetree" }
-        e.options = [(rec.kargs + (rec.earlyBoot?.kernelArguments ?? []) + [rec.bootParameter]).joined(separator: " ")]
         return e
+    }
+
+    /// The deployment's kernel command line, `bootdeploy=` last.
+    public static func commandLine(_ rec: DeploymentRecord) -> String {
+        (rec.kargs + (rec.earlyBoot?.kernelArguments ?? []) + [rec.bootParameter]).joined(separator: " ")
     }
 }

@@ -26,6 +26,8 @@ public struct DeploymentRecord: Codable, Sendable, Equatable {
     public var mergedFrom: String? = nil
     /// Set when the deployment boots without an initramfs: its early-boot binary in the physical root.
     public var earlyBoot: EarlyBootRef? = nil
+    /// Set when the deployment boots as a unified kernel image (UKI/, docs/UKI.md).
+    public var uki: UKIRef? = nil
 
     /// The parameter that names this deployment on the kernel command line.
     public var bootParameter: String { "bootdeploy=\(stateroot)/\(id)" }

@@ -129,7 +129,8 @@ struct KernelStore {
         var out: [String] = []
         for sr in (try? b.entries()) ?? [] where Names.isValid(sr) {
             guard let s = try? b.openDirectory(sr) else { continue }
-            for k in (try? s.entries()) ?? [] where (try? s.kind(k)) == .directory {
+            // `uki` holds the stateroot's unified kernel images (UKIStore), not a kernel.
+            for k in (try? s.entries()) ?? [] where k != "uki" && (try? s.kind(k)) == .directory {
                 out.append("bootdeploy/\(sr)/\(k)")
             }
         }

@@ -1,0 +1,57 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import BootDeploy
+
+/// The real bootctl 252 reads our UKIs (`EFI/Linux/*.efi`) next to our Type #1 entries and lists
+/// them in the plan's order, counters included.
+@Suite("UKI bootctl", .serialized)
+struct UKIBootctlTests {
+    static func bootctlList(_ dir: String) throws -> [[String: Any]] {
+        let script = """
+        mount --bind '\(dir)' '\(dir)' || exit 90
+        SYSTEMD_RELAX_ESP_CHECKS=1 SYSTEMD_RELAX_XBOOTLDR_CHECKS=1 bootctl --esp-path='\(dir)' --boot-path='\(dir)' --no-variables --no-pager list --json=short
+        """
+        let r = try inMountNamespace(script)
+        #expect(r.ok, "bootctl list: \(r.stderr)")
+        return try r.stdout.split(separator: "\n").filter { $0.hasPrefix("{") }.map {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] ?? [:]
+        }
+    }
+
+    @Test("bootctl lists our UKIs and Type #1 entries in rank order, exhausted last, with counters and command line")
+    func order() throws {
+        try UKIBuildTests.requireTools("order")
+        if !TestEnv.isRoot { try TestEnv.skip("order", because: "needs root for a private mount namespace") }
+        if !TestEnv.have("bootctl") { try TestEnv.skip("order", because: "bootctl (package systemd-boot) is not installed") }
+        let t = TempDir("ukiesp")
+        let esp = t.sub("esp")
+        try FileManager.default.createDirectory(atPath: esp + "/EFI/Linux", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: esp + "/loader/entries", withIntermediateDirectories: true)
+        let scratch = TempDir("ukiscratch")
+        // Ranks 4, 2, 1 are UKIs; 3 is a Type #1 entry. Rank 1 is exhausted, rank 4 is on trial.
+        let ukis: [(Int, BootCounter?)] = [(4, BootCounter(left: 2, done: 1)), (2, nil), (1, BootCounter(left: 0, done: 3))]
+        for (rank, counter) in ukis {
+            let name = UKIFileName(id: EntryRenderer.fileID(stateroot: "os", rank: rank), counter: counter)
+            _ = try UKIBuildTests.build(scratch, rank: rank, output: esp + "/EFI/Linux/" + name.fileName,
+                                        cmdline: "root=UUID=1 rw bootdeploy=os/d\(rank).0")
+        }
+        var e = BootEntry()
+        e.title = "Type 1 (os/d3.0)"
+        e.version = "3"
+        e.sortKey = EntryRenderer.sortKey
+        e.linux = "/bootdeploy/os/k/vmlinuz"
+        e.options = ["root=UUID=1 bootdeploy=os/d3.0"]
+        try e.render().write(toFile: esp + "/loader/entries/bd-os-003.conf", atomically: false, encoding: .utf8)
+
+        let listed = try Self.bootctlList(esp)
+        let files = listed.map { (($0["path"] as? String) ?? "").split(separator: "/").last.map(String.init) ?? "?" }
+        #expect(files == ["bd-os-004+2-1.efi", "bd-os-003.conf", "bd-os-002.efi", "bd-os-001+0-3.efi"], "bootctl order: \(files)")
+        let first = try #require(listed.first)
+        #expect(first["triesLeft"] as? Int == 2 && first["triesDone"] as? Int == 1)
+        #expect(first["version"] as? String == "4")
+        #expect(first["sortKey"] as? String == EntryRenderer.sortKey)
+        #expect((first["options"] as? String ?? "").contains("bootdeploy=os/d4.0"), "options: \(first["options"] ?? "nil")")
+        #expect((first["title"] as? String ?? "").contains("os/abc.4"))
+    }
+}
