@@ -1,7 +1,7 @@
 /// Reading booted.json back, as strictly as a deployment record: undeploy and cleanup keep the
 /// deployment it names, so a file that names `../../../etc`, has another schema or is of absurd
-/// size must be an error naming the file, never a deployment. (boot-deploy's `BootedDeployment`
-/// decodes the same file and runs this check too; one type for both is a later reshaping.)
+/// size must be an error naming the file, never a deployment. boot-deploy reads the file with this
+/// too (`DeploymentManager.booted()`): one type and one rule set for it.
 extension BootedRecord {
     /// Larger than any booted.json prepare-root writes, by far.
     public static let maxBytes = 64 << 10

@@ -10,30 +10,34 @@ public struct KernelCommandLine: Sendable, Equatable {
     public var parameters: [Parameter]
 
     public init(_ text: String) {
-        var params: [Parameter] = []
-        var word: [Unicode.Scalar] = []
+        parameters = KernelCommandLine.words(text).map { word in
+            var unquoted = String.UnicodeScalarView()
+            unquoted.append(contentsOf: word.unicodeScalars.lazy.filter { $0 != "\"" })
+            let s = String(unquoted)
+            guard let eq = s.firstIndex(of: "=") else { return Parameter(key: s, value: nil) }
+            return Parameter(key: String(s[..<eq]), value: String(s[s.index(after: eq)...]))
+        }
+    }
+
+    /// The parameters as written, quotes kept: split on whitespace outside double quotes, as the
+    /// kernel's `next_arg()` does. The one splitter: `KernelArguments` (entries, `kargs`) keeps these
+    /// words; `init` reads keys and values from them; boot-health reads `bootdeploy=` through `init`.
+    public static func words(_ text: String) -> [String] {
+        var out: [String] = []
+        var word = String.UnicodeScalarView()
         var inQuotes = false
-        var hadWord = false
-        func flush() {
-            if hadWord {
-                let s = String(String.UnicodeScalarView(word))
-                if let eq = s.firstIndex(of: "=") {
-                    params.append(Parameter(key: String(s[..<eq]), value: String(s[s.index(after: eq)...])))
-                } else {
-                    params.append(Parameter(key: s, value: nil))
-                }
-            }
-            word = []
-            hadWord = false
-        }
+        var started = false
         for u in text.unicodeScalars {
-            if u == "\"" { inQuotes.toggle(); hadWord = true; continue }
-            if !inQuotes && (u == " " || u == "\n" || u == "\t" || u == "\r") { flush(); continue }
+            if u == "\"" { inQuotes.toggle() }
+            else if !inQuotes && (u == " " || u == "\n" || u == "\t" || u == "\r") {
+                if started { out.append(String(word)); word = String.UnicodeScalarView(); started = false }
+                continue
+            }
             word.append(u)
-            hadWord = true
+            started = true
         }
-        flush()
-        parameters = params
+        if started { out.append(String(word)) }
+        return out
     }
 
     /// Every occurrence of `key`, in order. A bare `key` yields an empty string.

@@ -148,12 +148,12 @@ public enum PrepareRoot {
         } catch {
             throw PrepareRootError("deployment record \(recordPath): \(error.errno.description)")
         }
-        let record = try DeploymentRecord.parse(bytes, file: recordPath, expected: name)
+        let record = try EarlyBootRecord.parse(bytes, file: recordPath, expected: name)
 
         // Count the try before mounting: a boot that dies in the middle has used it.
         var note = ""
         var attempts: Int?
-        if deployDir.exists(BootCounter.fileName(name.id)) {
+        if deployDir.exists(AttemptsFile.fileName(name.id)) {
             if physical.readOnly {
                 // The kernel's `ro` (or fstab) mounted the root read-only; the counter must still
                 // be written, so the root is remounted read-write for it and back read-only after,
@@ -166,10 +166,10 @@ public enum PrepareRoot {
                         log.info("could not remount \(sysroot) read-only again: \(error)")
                     }
                 }
-                attempts = try BootCounter.increment(in: deployDir, id: name.id)
+                attempts = try AttemptsFile.increment(in: deployDir, id: name.id)
                 note = ", \(sysroot) remounted read-write for the boot counter and back read-only"
             } else {
-                attempts = try BootCounter.increment(in: deployDir, id: name.id)
+                attempts = try AttemptsFile.increment(in: deployDir, id: name.id)
             }
             if let attempts { note = ", boot attempt \(attempts)" + note }
         }

@@ -1,4 +1,5 @@
 import BootDeploy
+import BootDeployEarlyBoot
 import BootDeploySystem
 import Glibc
 
@@ -11,7 +12,7 @@ struct BootCounting {
     enum Backend: String { case bls, grubenv, software, none, uboot }
 
     var backend: Backend
-    var deployment: DeploymentRef
+    var deployment: DeploymentName
     var boot: String
     var sysroot: String
     /// bls: the current file name of the booted entry, and its live directory.
@@ -35,7 +36,7 @@ struct BootCounting {
     /// Finds the counter of `deployment`. `choice` forces a backend; `auto` takes the first that
     /// shows a counter for this boot: a counted BLS entry, a software counter file, a grubenv with
     /// `boot_counter`; else the BLS entry (blessed), else none.
-    static func detect(deployment: DeploymentRef, boot: String, sysroot: String, efivars: String,
+    static func detect(deployment: DeploymentName, boot: String, sysroot: String, efivars: String,
                        choice: HealthConfig.CounterChoice, knownBootedName: String?) throws -> BootCounting {
         var c = BootCounting(backend: .none, deployment: deployment, boot: boot, sysroot: sysroot)
         // BLS: the entry carrying bootdeploy=<deployment>.
@@ -57,11 +58,13 @@ struct BootCounting {
                 if let efi, EntryFileName(efi)?.counter != nil { c.bootedName = efi } else { c.bootedName = knownBootedName }
             }
         }
-        let attemptsFile = "bootdeploy/\(deployment.stateroot)/deploy/\(deployment.id).attempts"
+        let attemptsFile = "bootdeploy/\(deployment.stateroot)/deploy/\(AttemptsFile.fileName(deployment.id))"
         if let root = try? Directory.open(sysroot), root.exists(attemptsFile) {
-            let text = (try? root.readText(attemptsFile)) ?? ""
-            guard let n = Int(text.trimmingSpaces), n >= 0 else {
-                throw HealthError.invalid("\(sysroot)/\(attemptsFile): not a number of attempts: '\(text.trimmingSpaces)'")
+            // The file early boot counts in; read with early boot's own reader, so both agree on it.
+            let bytes = (try? root.readFile(attemptsFile, limit: 64)) ?? []
+            guard let n = AttemptsFile.parse(bytes) else {
+                let text = String(decoding: bytes.prefix(32), as: UTF8.self).trimmingSpaces
+                throw HealthError.invalid("\(sysroot)/\(attemptsFile): not a number of attempts: '\(text)'")
             }
             c.attempts = n
         }
@@ -189,7 +192,7 @@ struct BootCounting {
             return "set boot_success=1, unset boot_counter in \(boot)/\(p)"
         case .software:
             let dir = try Directory.open(sysroot).openDirectory("bootdeploy/\(deployment.stateroot)/deploy")
-            try dir.remove("\(deployment.id).attempts")
+            try dir.remove(AttemptsFile.fileName(deployment.id))
             try dir.sync()
             attempts = nil
             return "removed \(dir.path)/\(deployment.id).attempts"
@@ -209,7 +212,7 @@ struct BootCounting {
             // this boot still does.
             var bad = name.markedBad()
             if name.counter == nil, let booted = bootedName.flatMap(EntryFileName.init), let done = booted.counter?.done, done > 0 {
-                bad = EntryFileName(id: name.id, counter: BootCounterValue(left: 0, done: done))
+                bad = EntryFileName(id: name.id, counter: BootCounter(left: 0, done: done))
             }
             let target = bad.fileName
             let mine = entries.files(of: deployment)
@@ -264,6 +267,3 @@ struct BootCounting {
         return did
     }
 }
-
-/// The entries layer's counter value (named apart from early boot's `BootCounter` file helper).
-typealias BootCounterValue = BootDeploy.BootCounter

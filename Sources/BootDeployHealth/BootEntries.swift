@@ -2,24 +2,27 @@ import BootDeployEarlyBoot
 import BootDeploy
 import BootDeploySystem
 
-/// The deployment named by `bootdeploy=<stateroot>/<id>`.
-public struct DeploymentRef: Sendable, Equatable, Codable, CustomStringConvertible {
-    public var stateroot: String
-    public var id: String
-    public init(stateroot: String, id: String) { self.stateroot = stateroot; self.id = id }
-    public var description: String { stateroot + "/" + id }
+/// Early boot's `DeploymentName` is the one identity of a deployment; boot-health keeps it in its
+/// status record as `{"stateroot": ..., "id": ...}` (the conformance lives here so that
+/// `bd-prepare-root` does not carry it).
+extension DeploymentName: Codable {
+    enum CodingKeys: String, CodingKey { case stateroot, id }
 
-    /// Parses the value of `bootdeploy=` with prepare-root's rules; nil for anything malformed.
-    public init?(argument: String) {
-        guard let name = try? DeploymentName(argument: argument) else { return nil }
-        stateroot = name.stateroot
-        id = name.id
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(stateroot: try c.decode(String.self, forKey: .stateroot), id: try c.decode(String.self, forKey: .id))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(stateroot, forKey: .stateroot)
+        try c.encode(id, forKey: .id)
     }
 
     /// The last `bootdeploy=` on a kernel command line (the kernel, too, lets the last one win),
     /// split and checked as prepare-root does; nil when there is none or it is malformed.
-    public static func fromCommandLine(_ text: String) -> DeploymentRef? {
-        KernelCommandLine(text).last("bootdeploy").flatMap(DeploymentRef.init(argument:))
+    public static func fromCommandLine(_ text: String) -> DeploymentName? {
+        KernelCommandLine(text).last("bootdeploy").flatMap { try? DeploymentName(argument: $0) }
     }
 }
 
@@ -28,7 +31,7 @@ public struct DeploymentRef: Sendable, Equatable, Codable, CustomStringConvertib
 public struct BootEntries {
     public struct File: Sendable {
         public var name: String
-        public var deployment: DeploymentRef?
+        public var deployment: DeploymentName?
     }
     public var directory: Directory
     public var files: [File]
@@ -49,12 +52,12 @@ public struct BootEntries {
 
     /// The `bootdeploy=` argument of the entry's `options` (the entries layer's parser). A file
     /// that does not parse is not ours to judge: it is skipped, never touched.
-    static func deploymentOption(_ text: String, file: String) -> DeploymentRef? {
+    static func deploymentOption(_ text: String, file: String) -> DeploymentName? {
         guard let entry = try? BootEntry.parse(text, file: file) else { return nil }
-        return DeploymentRef.fromCommandLine(entry.options.joined(separator: " "))
+        return DeploymentName.fromCommandLine(entry.options.joined(separator: " "))
     }
 
-    public func files(of deployment: DeploymentRef) -> [String] {
+    public func files(of deployment: DeploymentName) -> [String] {
         files.filter { $0.deployment == deployment }.map(\.name)
     }
 }

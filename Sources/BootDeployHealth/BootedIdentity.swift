@@ -12,7 +12,7 @@ import BootDeploySystem
 /// whose own deployment was never looked at.
 extension HealthService {
     /// The booted deployment, or an error saying why it cannot be identified.
-    func knownBootedDeployment() throws -> DeploymentRef {
+    func knownBootedDeployment() throws -> DeploymentName {
         let text: String
         do {
             text = try Directory.open("/").readText(String(roots.cmdlineFile.drop(while: { $0 == "/" })))
@@ -28,13 +28,13 @@ extension HealthService {
         do { name = try DeploymentName(argument: value) } catch {
             throw HealthError.invalid("\(roots.cmdlineFile): \(error)")
         }
-        let d = DeploymentRef(stateroot: name.stateroot, id: name.id)
+        let d = DeploymentName(stateroot: name.stateroot, id: name.id)
         if let why = try unknown(d, name) { throw HealthError.refused("bootdeploy=\(d) names no deployment on this machine (\(why))") }
         return d
     }
 
     /// Nil when the machine knows `d`; otherwise what was looked at.
-    private func unknown(_ d: DeploymentRef, _ name: DeploymentName) throws -> String? {
+    private func unknown(_ d: DeploymentName, _ name: DeploymentName) throws -> String? {
         // The deployment layer's order (records, else the entries themselves).
         var orderError = ""
         do {
@@ -59,7 +59,7 @@ extension HealthService {
 
     /// `knownBootedDeployment()` for a verb that would judge or act: a refusal is logged (journal,
     /// `STATUS=`) and, for `run`, noted as the last run in the status record; nothing else changes.
-    func identifyBooted(verb: String, phase: RunPhase? = nil) throws -> DeploymentRef {
+    func identifyBooted(verb: String, phase: RunPhase? = nil) throws -> DeploymentName {
         do {
             return try knownBootedDeployment()
         } catch {

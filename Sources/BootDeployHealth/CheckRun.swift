@@ -1,6 +1,8 @@
+import BootDeployEarlyBoot
+
 /// The checks of one `check` or `run`: found, run with the configured bounds, refusals logged.
 extension HealthService {
-    func runChecks(_ d: DeploymentRef) throws -> [CheckResult] {
+    func runChecks(_ d: DeploymentName) throws -> [CheckResult] {
         let set = try CheckSet.discover(configDirs: roots.configDirs, greenbootDirs: roots.greenbootDirs)
         let wanted = set.checks.filter { $0.kind == .wanted }.count
         let (parallel, lowered) = CheckParallelism.choose(configured: config.parallelism, count: wanted)

@@ -1,8 +1,10 @@
+import BootDeployEarlyBoot
 import BootDeploy
 import BootDeploySystem
 
-/// What `run`, `mark-good` and `mark-bad` decided.
-public struct Decision: Sendable, Equatable {
+/// What `run`, `mark-good` and `mark-bad` decided, as the commands report it (`HealthPolicy.Decision` is
+/// the policy's choice; this is what came of carrying it out).
+public struct HealthVerdict: Sendable, Equatable {
     public var decision: String
     public var reason: String?
     public var rebootRequested: Bool
@@ -14,7 +16,7 @@ public struct Decision: Sendable, Equatable {
 /// the reboot. Nothing here decides; `HealthPolicy.afterBad` says what follows a bad boot.
 extension HealthService {
     /// Blesses the booted deployment, records it, runs the green hooks.
-    func decideGood(_ d: DeploymentRef, by: DecidedBy, run: HealthStatus.RunRecord?) throws -> Decision {
+    func decideGood(_ d: DeploymentName, by: DecidedBy, run: HealthStatus.RunRecord?) throws -> HealthVerdict {
         let lock = try takeLock()
         var status = try store.load()
         var c = try counting(d, status)
@@ -30,7 +32,7 @@ extension HealthService {
         withExtendedLifetime(lock) {}
         log.log(.blessed, "\(d): boot blessed (\(c.backend.rawValue): \(did))", fields: ["DEPLOYMENT": d.description, "COUNTER": c.backend.rawValue])
         runHooks("green")
-        return Decision(decision: "blessed", reason: nil, rebootRequested: false, degraded: false, healthy: true)
+        return HealthVerdict(decision: "blessed", reason: nil, rebootRequested: false, degraded: false, healthy: true)
     }
 
     func runHooks(_ kind: String) {
@@ -41,8 +43,8 @@ extension HealthService {
 
     /// Marks the booted deployment bad, demotes it, and reboots into something better when there
     /// is something better, the rate limit allows and `reboot` says so.
-    func decideBad(_ d: DeploymentRef, reason: String, by: DecidedBy, reboot: Bool, bus: SystemdBus?,
-                   run: HealthStatus.RunRecord?) throws -> Decision {
+    func decideBad(_ d: DeploymentName, reason: String, by: DecidedBy, reboot: Bool, bus: SystemdBus?,
+                   run: HealthStatus.RunRecord?) throws -> HealthVerdict {
         do {
             let lock = try takeLock()
             var status = try store.load()
@@ -109,7 +111,7 @@ extension HealthService {
         }
         let degraded: Bool
         if case .demote = next { degraded = true } else { degraded = false }
-        return Decision(decision: degraded ? "degraded" : "marked-bad", reason: reason, rebootRequested: rebootTarget != nil,
+        return HealthVerdict(decision: degraded ? "degraded" : "marked-bad", reason: reason, rebootRequested: rebootTarget != nil,
                         degraded: degraded, healthy: false)
     }
 }

@@ -1,3 +1,4 @@
+import BootDeployEarlyBoot
 import BootDeploy
 import BootDeploySystem
 import FoundationEssentials
@@ -69,7 +70,7 @@ public final class HealthService: @unchecked Sendable {
         return t.trimmingSpaces
     }
 
-    func counting(_ d: DeploymentRef, _ status: HealthStatus) throws -> BootCounting {
+    func counting(_ d: DeploymentName, _ status: HealthStatus) throws -> BootCounting {
         let known = status.booted.flatMap { $0.stateroot == d.stateroot && $0.id == d.id ? $0.entry : nil }
         // Within one boot the backend found first stays: blessing through grubenv removes
         // boot_counter, and the same boot's mark-bad must still go to grubenv.
@@ -85,7 +86,7 @@ public final class HealthService: @unchecked Sendable {
     }
 
     /// Notes this boot in the record the first time it is seen (entry name before any rename).
-    func noteBoot(_ d: DeploymentRef, _ c: BootCounting, _ status: inout HealthStatus) {
+    func noteBoot(_ d: DeploymentName, _ c: BootCounting, _ status: inout HealthStatus) {
         let id = Self.bootID()
         if let b = status.booted, b.stateroot == d.stateroot, b.id == d.id, b.bootID == id { return }
         let f = c.counterFields
@@ -123,7 +124,7 @@ public final class HealthService: @unchecked Sendable {
 
     // MARK: run
 
-    public func run(phase: RunPhase) throws -> Decision {
+    public func run(phase: RunPhase) throws -> HealthVerdict {
         let d = try identifyBooted(verb: "run --phase \(phase.rawValue)", phase: phase)
         let started = wallClockSeconds()
         var facts: HealthPolicy.Facts
@@ -139,7 +140,7 @@ public final class HealthService: @unchecked Sendable {
                           maxAttempts: config.maxAttempts, requiredUnits: config.units.count)
             // This boot was already judged bad (the check phase failed): nothing left to watch.
             if case .nothing(let reason, _)? = HealthPolicy.alreadyJudged(phase: phase, recordedState: status.state) {
-                return Decision(decision: "none", reason: reason, rebootRequested: false,
+                return HealthVerdict(decision: "none", reason: reason, rebootRequested: false,
                                 degraded: status.state == .degraded, healthy: false)
             }
             // finalize (at the last shutdown) leaves a stamp when it could not install the update.
@@ -187,13 +188,13 @@ public final class HealthService: @unchecked Sendable {
             .init(phase: .known(phase), startedAt: started, finishedAt: wallClockSeconds(), decision: .known(decision), reason: reason, checks: checks, units: units)
         }
 
-        var decision: Decision
+        var decision: HealthVerdict
         switch verdict {
         case .markBad(let failure):
             decision = try decideBad(d, reason: failure, by: .service, reboot: config.rebootOnFailure, bus: watcher?.bus,
                                      run: runRecord(.markedBad, failure))
         case .nothing(let reason, let healthy):
-            decision = Decision(decision: "none", reason: reason, rebootRequested: false, degraded: false, healthy: healthy)
+            decision = HealthVerdict(decision: "none", reason: reason, rebootRequested: false, degraded: false, healthy: healthy)
             if phase == .check {
                 log.log(.checksPassed, "\(d): all required checks passed", fields: ["DEPLOYMENT": d.description])
                 let lock = try takeLock()
@@ -233,7 +234,7 @@ public final class HealthService: @unchecked Sendable {
         return decision
     }
 
-    func logFailedChecks(_ checks: [CheckResult], _ d: DeploymentRef) {
+    func logFailedChecks(_ checks: [CheckResult], _ d: DeploymentName) {
         for r in checks where r.result == .failed || r.result == .timeout {
             let event: HealthEvent = r.result == .timeout ? .checkTimedOut : .checkFailed
             log.log(event, "\(r.kind.rawValue) check \(r.name) \(r.result == .timeout ? "timed out after \(r.durationMs) ms" : "failed (exit \(r.exitStatus.map(String.init) ?? "signal \(r.signal ?? 0)"))"): \(r.output.suffix(400))",
@@ -247,12 +248,12 @@ public final class HealthService: @unchecked Sendable {
     // MARK: By hand
 
     /// Blesses by hand (`by: .manual`), or as the bless unit after boot-complete.target (`.service`).
-    public func markGood(by: DecidedBy = .manual) throws -> Decision {
+    public func markGood(by: DecidedBy = .manual) throws -> HealthVerdict {
         try decideGood(try identifyBooted(verb: by == .manual ? "mark-good" : "run --phase bless", phase: by == .manual ? nil : .bless),
                        by: by, run: nil)
     }
 
-    public func markBad(reason: String?, reboot: Bool) throws -> Decision {
+    public func markBad(reason: String?, reboot: Bool) throws -> HealthVerdict {
         try decideBad(try identifyBooted(verb: "mark-bad"), reason: SafeText.escape(reason ?? "marked bad by hand"), by: .manual, reboot: reboot, bus: nil, run: nil)
     }
 }

@@ -1,4 +1,5 @@
 import BootDeploy
+import BootDeployEarlyBoot
 import BootDeploySystem
 import FoundationEssentials
 
@@ -60,7 +61,7 @@ extension HealthService {
         var finalize: JSONValue?
         if let base = try? Directory.open(roots.sysroot).openDirectory("bootdeploy"), base.exists("finalize-failed.json") {
             do {
-                finalize = try JSONDecoder().decode(JSONValue.self, from: Data(try base.readFile("finalize-failed.json")))
+                finalize = try JSONValue.parse(try base.readFile("finalize-failed.json", limit: 1 << 20))
             } catch {
                 finalize = .string("unreadable: \(error)")
             }

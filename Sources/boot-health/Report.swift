@@ -1,3 +1,4 @@
+import BootDeployEarlyBoot
 import ArgumentParser
 import BootDeploy
 import BootDeployHealth
@@ -60,7 +61,7 @@ extension BootHealth {
         }
 
         func printText(_ r: HealthReport) {
-            func show(_ role: String, _ d: HealthReport.DeploymentRef?) {
+            func show(_ role: String, _ d: HealthReport.DeploymentName?) {
                 guard let d else { print("\(role.padded(9)) -"); return }
                 let counter = d.triesLeft.map { " (\($0) tries left, \(d.triesDone ?? 0) done)" } ?? ""
                 print("\(role.padded(9)) \(d.key)  \(d.version ?? "")  \(d.state?.rawValue ?? "")  \(d.entry ?? "")\(counter)")

@@ -13,7 +13,7 @@ extension BootHealth {
 
         func run() throws {
             let p = phase
-            let d = try failing { () throws -> Decision in
+            let d = try failing { () throws -> HealthVerdict in
                 let s = try global.service()
                 if p == .bless { return try s.markGood(by: .service) }
                 return try s.run(phase: p)

@@ -125,7 +125,7 @@ struct JSONReaderTests {
                 bytes[Int.random(in: 0..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
             }
             do {
-                let r = try DeploymentRecord.parse(bytes, file: "f", expected: name)
+                let r = try EarlyBootRecord.parse(bytes, file: "f", expected: name)
                 try r.layout.validate(for: name, file: "f")
             } catch {
                 #expect(error.message.hasPrefix("f"), "\(error.message)")

@@ -132,7 +132,7 @@ struct MountPlanTests {
     func recordParsing() throws {
         let name = DeploymentName(stateroot: "os", id: "a.0")
         let layout = #"{"version": 1, "root": "bootdeploy/os/deploy/a.0", "mounts": [{"origin": "deployment", "source": "usr", "target": "/usr", "readOnly": true, "purpose": "usr"}]}"#
-        let r = try DeploymentRecord.parse(record(layout), file: "a.0.json", expected: name)
+        let r = try EarlyBootRecord.parse(record(layout), file: "a.0.json", expected: name)
         #expect(r.layout.mounts == [BindMount(origin: .deployment, source: "usr", target: "/usr", readOnly: true, purpose: "usr")])
 
         let refused: [([UInt8], String)] = [
@@ -152,7 +152,7 @@ struct MountPlanTests {
         ]
         for (bytes, fragment) in refused {
             do {
-                _ = try DeploymentRecord.parse(bytes, file: "a.0.json", expected: name)
+                _ = try EarlyBootRecord.parse(bytes, file: "a.0.json", expected: name)
                 Issue.record("accepted \(String(decoding: bytes, as: UTF8.self))")
             } catch {
                 #expect(error.message.contains(fragment), "\(error.message)")
@@ -180,12 +180,12 @@ struct MountPlanTests {
 
     @Test("the attempts file holds a decimal count; anything else is refused")
     func counterParsing() {
-        #expect(BootCounter.parse(Array("0\n".utf8)) == 0)
-        #expect(BootCounter.parse(Array("12".utf8)) == 12)
-        #expect(BootCounter.parse(Array("".utf8)) == nil)
-        #expect(BootCounter.parse(Array("-1\n".utf8)) == nil)
-        #expect(BootCounter.parse(Array("1x".utf8)) == nil)
-        #expect(BootCounter.parse(Array("9999999999".utf8)) == nil)
+        #expect(AttemptsFile.parse(Array("0\n".utf8)) == 0)
+        #expect(AttemptsFile.parse(Array("12".utf8)) == 12)
+        #expect(AttemptsFile.parse(Array("".utf8)) == nil)
+        #expect(AttemptsFile.parse(Array("-1\n".utf8)) == nil)
+        #expect(AttemptsFile.parse(Array("1x".utf8)) == nil)
+        #expect(AttemptsFile.parse(Array("9999999999".utf8)) == nil)
     }
 
     @Test("the mount holding a path is the longest mount point above it")

@@ -109,6 +109,22 @@ struct CountingTests {
         #expect(report.booted?.state.rawValue == "bad")
     }
 
+    @Test("an attempts file that is not a count is refused naming the file and the value (\"1x2\" is not 12)")
+    func garbledAttempts() throws {
+        for garbled in ["1x2\n", "-1\n", "\n", "9999999999\n"] {
+            let f = HealthFixture()
+            f.conf("[Boot]\nMaxAttempts=3\n")
+            f.tmp.write("sysroot/bootdeploy/os/deploy/new.1.attempts", garbled)
+            f.check("required", "10-ok", "exit 0")
+            let e = #expect(throws: (any Error).self) {
+                _ = try f.service(ordered([("os/new.1", .indeterminate), ("os/old.0", .good)])).run(phase: .check)
+            }
+            let text = e.map { "\($0)" } ?? ""
+            let value = garbled.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(text.contains("new.1.attempts") && text.contains("'\(value)'"), "\(text)")
+        }
+    }
+
     @Test("software counter within MaxAttempts: checks pass, blessing removes the file")
     func softwareBless() throws {
         let f = HealthFixture()

@@ -19,7 +19,7 @@ extension DeploymentManager {
             report.leftovers += cur.entries.duplicates.map { "entry \($0)" }
         }
         let live = Set(cur.entries.ours.map(\.qualifiedID))
-        let bootedID = try booted()?.qualifiedID
+        let bootedID = try booted()?.name.description
         let stagedID = try staged()?.qualifiedID
         for r in cur.records.values.sorted(by: { $0.qualifiedID < $1.qualifiedID }) {
             if live.contains(r.qualifiedID) || r.pinned || r.qualifiedID == bootedID || r.qualifiedID == stagedID { continue }
@@ -49,7 +49,7 @@ extension DeploymentManager {
             if let l = o.entry.linux { referenced.insert(String(l.drop { $0 == "/" }.split(separator: "/").dropLast().joined(separator: "/"))) }
         }
         // Pinned, booted and staged deployments keep their kernels even without an entry.
-        let keep = Set([try booted()?.qualifiedID, try staged()?.qualifiedID].compactMap { $0 })
+        let keep = Set([try booted()?.name.description, try staged()?.qualifiedID].compactMap { $0 })
         for r in cur.records.values where r.pinned || keep.contains(r.qualifiedID) { referenced.insert(r.kernelDir) }
         var removed: [String] = []
         let store = KernelStore(boot: cur.boot)

@@ -71,7 +71,7 @@ extension DeploymentManager {
             if let earlyBoot { try earlyBoot.install(into: sysroot) }
             try sys { () throws(SystemError) in try deployDir.replaceFile("\(id).json", record.encoded()) }
             if req.softwareCounter {
-                try sys { () throws(SystemError) in try deployDir.replaceFile("\(id).attempts", Array("0\n".utf8)) }
+                try sys { () throws(SystemError) in try deployDir.replaceFile(AttemptsFile.fileName(id), Array("0\n".utf8)) }
             }
             // 2. Kernel and initramfs, flushed before any entry names them.
             storedKernel = try KernelStore(boot: cur.boot).store(artifacts, stateroot: req.stateroot)
@@ -102,7 +102,7 @@ extension DeploymentManager {
                     try deployDir.removeTree(id)
                 }
                 try deployDir.remove("\(id).json")
-                try deployDir.remove("\(id).attempts")
+                try deployDir.remove(AttemptsFile.fileName(id))
                 try deployDir.sync()
             }
             if let k = storedKernel, k.written { try? KernelStore(boot: cur.boot).remove(k.path) }

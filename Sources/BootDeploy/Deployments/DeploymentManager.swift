@@ -90,8 +90,13 @@ public final class DeploymentManager: @unchecked Sendable {
     }
 
     /// The deployment that is running now, from prepare-root's `booted.json`.
-    public func booted() throws(BootDeployError) -> BootedDeployment? {
-        try readStateFile(BootedDeployment.self, "booted.json", in: roots.runDir)
+    public func booted() throws(BootDeployError) -> BootedRecord? {
+        // prepare-root's own reader: one type and one rule set for the file.
+        guard let bytes = try readStateBytes("booted.json", in: roots.runDir) else { return nil }
+        let file = roots.runDir.hasSuffix("/") ? roots.runDir + "booted.json" : roots.runDir + "/booted.json"
+        do { return try BootedRecord.parse(bytes, file: file) } catch {
+            throw .badInput(file: file, line: 0, message: String(error.message.dropFirst(file.count + 2)) + "; refusing to act on this file")
+        }
     }
 
     // MARK: commands

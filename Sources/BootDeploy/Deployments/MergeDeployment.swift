@@ -1,3 +1,4 @@
+import BootDeployEarlyBoot
 import BootDeploySystem
 
 /// Where a new deployment's kernel arguments start from, before `--karg`, `--karg-delete` and
@@ -17,7 +18,7 @@ extension DeploymentManager {
     /// deployment when it belongs to that stateroot (booted.json), else the stateroot's default
     /// (its first entry in boot order). Nil for the first deployment of a stateroot.
     func mergeDeployment(for stateroot: String, in cur: Current) throws(BootDeployError) -> DeploymentRecord? {
-        if let b = try booted(), b.stateroot == stateroot, let r = cur.records[b.qualifiedID] { return r }
+        if let b = try booted(), b.name.stateroot == stateroot, let r = cur.records[b.name.description] { return r }
         for o in cur.entries.ours where o.qualifiedID.hasPrefix(stateroot + "/") {
             if let r = cur.records[o.qualifiedID] { return r }
         }

@@ -1,14 +1,3 @@
-/// What prepare-root wrote about this boot (`/run/bootdeploy/booted.json`).
-public struct BootedDeployment: Codable, Sendable {
-    public var schema: Int?
-    public var stateroot: String
-    public var id: String
-    public var loaderEntry: String?
-    public var softwareAttempts: Int?
-    public var bootedAt: Int?
-    public var qualifiedID: String { "\(stateroot)/\(id)" }
-}
-
 /// A deployment waiting for finalize (`/run/bootdeploy/staged.json`).
 public struct StagedDeployment: Codable, Sendable {
     public var schema: Int = 1

@@ -82,13 +82,13 @@ extension DeploymentManager {
         // status must work on a broken machine: an unreadable run file is a problem to show.
         var runProblems: [String] = []
         var bootedID: String? = nil, stagedID: String? = nil
-        do { bootedID = try booted()?.qualifiedID } catch { runProblems.append(error.description) }
+        do { bootedID = try booted()?.name.description } catch { runProblems.append(error.description) }
         do { stagedID = try staged()?.qualifiedID } catch { runProblems.append(error.description) }
         var rows: [BootStatus.Deployment] = []
         var seen = Set<String>()
         let rollbackID = cur.entries.ours.dropFirst().first { $0.name.state != .bad }?.qualifiedID
         func row(_ r: DeploymentRecord, index: Int?, entry: BootEntriesState.Ours?) -> BootStatus.Deployment {
-            let attempts = (try? sysroot.deployDir(r.stateroot).readText("\(r.id).attempts")).flatMap { Int($0.filter(\.isNumber)) }
+            let attempts = (try? sysroot.deployDir(r.stateroot).readFile(AttemptsFile.fileName(r.id), limit: 64)).flatMap(AttemptsFile.parse)
             var d = BootStatus.Deployment(stateroot: r.stateroot, id: r.id, version: r.version, title: r.title, index: index,
                          default: index == 0, booted: r.qualifiedID == bootedID, rollbackTarget: r.qualifiedID == rollbackID,
                          pinned: r.pinned, staged: r.qualifiedID == stagedID, entry: entry?.name.fileName,

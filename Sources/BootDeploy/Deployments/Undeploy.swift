@@ -11,7 +11,7 @@ extension DeploymentManager {
         defer { withExtendedLifetime(lock) {} }
         let cur = try current(forWriting: true)
         let r = try resolve(ref, in: cur)
-        if let b = try booted(), b.qualifiedID == r.qualifiedID { throw .refused("\(r.qualifiedID) is the booted deployment; it cannot be removed") }
+        if let b = try booted(), b.name.description == r.qualifiedID { throw .refused("\(r.qualifiedID) is the booted deployment; it cannot be removed") }
         if r.pinned { throw .refused("\(r.qualifiedID) is pinned; 'boot-deploy unpin \(r.qualifiedID)' first") }
         if try staged()?.qualifiedID == r.qualifiedID { throw .refused("\(r.qualifiedID) is staged for finalize") }
         if cur.entries.ours(r.qualifiedID) != nil {
@@ -27,7 +27,7 @@ extension DeploymentManager {
             // Record last: a crash midway leaves a record whose tree is partly gone, which
             // cleanup finishes; an entry never names it any more.
             try d.removeTree(r.id)
-            try d.remove("\(r.id).attempts")
+            try d.remove(AttemptsFile.fileName(r.id))
             try d.remove("\(r.id).json")
             try d.sync()
         }

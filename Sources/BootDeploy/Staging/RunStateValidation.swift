@@ -19,15 +19,6 @@ func checkSchema(_ schema: Int?, file: String) throws(BootDeployError) {
     }
 }
 
-extension BootedDeployment: RunStateFile {
-    func check(_ bytes: [UInt8], file: String) throws(BootDeployError) {
-        // One rule set for the file, shared with prepare-root's own reader.
-        do { _ = try BootedRecord.parse(bytes, file: file) } catch {
-            throw .badInput(file: file, line: 0, message: String(error.message.dropFirst(file.count + 2)) + "; refusing to act on this file")
-        }
-    }
-}
-
 extension StagedDeployment: RunStateFile {
     func check(_ bytes: [UInt8], file: String) throws(BootDeployError) {
         try checkSchema(schema, file: file)

@@ -62,17 +62,7 @@ func jsonDocument<T: Encodable>(_ value: T) -> [UInt8] {
 /// a staged update as "nothing staged".
 func readStateFile<T: Decodable>(_ type: T.Type, _ name: String, in dirPath: String) throws(BootDeployError) -> T? {
     let file = dirPath.hasSuffix("/") ? dirPath + name : dirPath + "/" + name
-    let dir: Directory
-    do { dir = try Directory.open(dirPath) } catch {
-        if error.errno == .noSuchFileOrDirectory { return nil }
-        throw .system(error)
-    }
-    if !dir.exists(name) { return nil }
-    let bytes: [UInt8]
-    do { bytes = try dir.readFile(name, limit: 64 << 10) } catch {
-        if error.errno == .fileTooLarge { throw .badInput(file: file, line: 0, message: "larger than 64 KiB; not a state file of ours") }
-        throw .system(error)
-    }
+    guard let bytes = try readStateBytes(name, in: dirPath) else { return nil }
     let value: T
     do {
         value = try JSONDecoder().decode(T.self, from: Data(bytes))
@@ -81,6 +71,21 @@ func readStateFile<T: Decodable>(_ type: T.Type, _ name: String, in dirPath: Str
     }
     if let strict = value as? any RunStateFile { try strict.check(bytes, file: file) }
     return value
+}
+
+/// The bytes of a run-state file, at most 64 KiB; nil when it (or its directory) does not exist.
+func readStateBytes(_ name: String, in dirPath: String) throws(BootDeployError) -> [UInt8]? {
+    let file = dirPath.hasSuffix("/") ? dirPath + name : dirPath + "/" + name
+    let dir: Directory
+    do { dir = try Directory.open(dirPath) } catch {
+        if error.errno == .noSuchFileOrDirectory { return nil }
+        throw .system(error)
+    }
+    if !dir.exists(name) { return nil }
+    do { return try dir.readFile(name, limit: 64 << 10) } catch {
+        if error.errno == .fileTooLarge { throw .badInput(file: file, line: 0, message: "larger than 64 KiB; not a state file of ours") }
+        throw .system(error)
+    }
 }
 
 /// Best-effort line number of a JSON decoding error, for messages that name file and line.

@@ -1,3 +1,5 @@
+import BootDeployEarlyBoot
+
 /// The kernel command line as the kernel splits it: parameters are separated by whitespace outside
 /// double quotes; quotes group but are not part of the key. `key="a b"` is one parameter.
 public struct KernelArguments: Sendable, Equatable {
@@ -5,23 +7,10 @@ public struct KernelArguments: Sendable, Equatable {
 
     public init(_ parameters: [String]) { self.parameters = parameters }
 
-    /// Splits a command line the way the kernel's `next_arg()` does.
+    /// Splits a command line the way the kernel's `next_arg()` does, quotes kept (early boot's
+    /// `KernelCommandLine.words`, the one splitter).
     public init(parsing line: String) {
-        var out: [String] = []
-        var current = ""
-        var inQuote = false
-        var started = false
-        for c in line {
-            if c == "\"" { inQuote.toggle(); current.append(c); started = true; continue }
-            if !inQuote && (c == " " || c == "\t" || c == "\n" || c == "\r") {
-                if started { out.append(current); current = ""; started = false }
-                continue
-            }
-            current.append(c)
-            started = true
-        }
-        if started { out.append(current) }
-        parameters = out
+        parameters = KernelCommandLine.words(line)
     }
 
     /// The key of a parameter: the part before the first `=` (the kernel looks for it inside

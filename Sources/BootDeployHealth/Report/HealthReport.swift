@@ -1,3 +1,4 @@
+import BootDeployEarlyBoot
 import FoundationEssentials
 
 /// `boot-health report --json`: one typed, versioned document for fleet managers (docs/REPORT.md).
@@ -36,7 +37,7 @@ public struct HealthReport: Codable, Sendable, Equatable {
     public var warnings: [String]
 
     /// One deployment in one of its roles.
-    public struct DeploymentRef: Codable, Sendable, Equatable {
+    public struct DeploymentName: Codable, Sendable, Equatable {
         public var stateroot: String
         public var id: String
         public var version: String?
@@ -51,11 +52,11 @@ public struct HealthReport: Codable, Sendable, Equatable {
 
     /// The deployments that matter to a fleet, each nil when there is none.
     public struct Roles: Codable, Sendable, Equatable {
-        public var booted: DeploymentRef?
-        public var `default`: DeploymentRef?
-        public var staged: DeploymentRef?
+        public var booted: DeploymentName?
+        public var `default`: DeploymentName?
+        public var staged: DeploymentName?
         /// What a rollback would boot: the first deployment after the default that is not bad.
-        public var rollback: DeploymentRef?
+        public var rollback: DeploymentName?
     }
 
     /// The verdict on the booted deployment in this boot.

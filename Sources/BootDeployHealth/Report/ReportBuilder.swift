@@ -1,3 +1,4 @@
+import BootDeployEarlyBoot
 import BootDeploy
 
 /// What a report is made of, gathered by the caller (the command reads files and asks the
@@ -71,9 +72,9 @@ extension HealthReport {
     }
 
     static func rolesOf(_ s: BootStatus, bad: [String]) -> Roles {
-        func ref(_ d: BootStatus.Deployment) -> DeploymentRef {
+        func ref(_ d: BootStatus.Deployment) -> DeploymentName {
             let key = "\(d.stateroot)/\(d.id)"
-            return DeploymentRef(stateroot: d.stateroot, id: d.id, version: d.version, entry: d.entry,
+            return DeploymentName(stateroot: d.stateroot, id: d.id, version: d.version, entry: d.entry,
                                  state: bad.contains(key) ? .bad : d.state.flatMap { DeploymentHealth(rawValue: $0.rawValue) },
                                  triesLeft: d.triesLeft, triesDone: d.triesDone)
         }
@@ -89,13 +90,13 @@ extension HealthReport {
 
     /// Without boot-deploy's status (no records on this sysroot): boot-health's own order.
     static func rolesOf(_ h: StatusReport) -> Roles {
-        func ref(_ d: StatusReport.Deployment) -> DeploymentRef {
+        func ref(_ d: StatusReport.Deployment) -> DeploymentName {
             let f = d.entry.flatMap { EntryFileName($0)?.counter }
-            return DeploymentRef(stateroot: d.stateroot, id: d.id, version: nil, entry: d.entry, state: d.state,
+            return DeploymentName(stateroot: d.stateroot, id: d.id, version: nil, entry: d.entry, state: d.state,
                                  triesLeft: f?.left, triesDone: f?.done)
         }
         let booted = h.booted.map {
-            DeploymentRef(stateroot: $0.stateroot, id: $0.id, version: nil, entry: $0.entry, state: $0.state,
+            DeploymentName(stateroot: $0.stateroot, id: $0.id, version: nil, entry: $0.entry, state: $0.state,
                           triesLeft: $0.triesLeft, triesDone: $0.triesDone)
         }
         return Roles(booted: booted, default: h.deployments.first.map(ref), staged: nil,

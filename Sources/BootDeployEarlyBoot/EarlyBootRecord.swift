@@ -1,6 +1,6 @@
-/// The part of a deployment record (`<id>.json`, docs/ON-DISK.md) that early boot needs. The other
-/// keys belong to `boot-deploy` and are ignored here, so the record can grow without breaking boot.
-public struct DeploymentRecord: Sendable, Equatable {
+/// The part of a deployment record (`<id>.json`, docs/ON-DISK.md) that early boot needs; boot-deploy's
+/// `DeploymentRecord` writes the whole record. The other keys are ignored here, so the record can grow without breaking boot.
+public struct EarlyBootRecord: Sendable, Equatable {
     public var stateroot: String
     public var id: String
     public var layout: MountLayout
@@ -14,7 +14,7 @@ public struct DeploymentRecord: Sendable, Equatable {
     /// Reads and checks a record. `file` names it in errors; `expected` is the deployment the
     /// command line asked for, which the record must describe (a record copied from another
     /// deployment must not make us mount that one).
-    public static func parse(_ bytes: [UInt8], file: String, expected: DeploymentName) throws(PrepareRootError) -> DeploymentRecord {
+    public static func parse(_ bytes: [UInt8], file: String, expected: DeploymentName) throws(PrepareRootError) -> EarlyBootRecord {
         let json: JSONValue
         do {
             json = try JSONValue.parse(bytes)
@@ -36,7 +36,7 @@ public struct DeploymentRecord: Sendable, Equatable {
         let layoutJSON = try need("layout", json["layout"]?.object != nil ? json["layout"] : nil, "an object")
         let layout = try MountLayout(json: layoutJSON, file: file)
         try layout.validate(for: expected, file: file)
-        return DeploymentRecord(stateroot: stateroot, id: id, layout: layout)
+        return EarlyBootRecord(stateroot: stateroot, id: id, layout: layout)
     }
 }
 

@@ -5,7 +5,7 @@ import BootDeploySystem
 /// Counted before anything is mounted, so that a boot that hangs or crashes later still used its
 /// try. The file is replaced atomically (`.<id>.attempts.tmp`, fsync, rename, fsync of the
 /// directory): a power cut leaves the old count or the new one, never an empty file.
-public enum BootCounter {
+public enum AttemptsFile {
     /// The attempts file's name for a deployment id.
     public static func fileName(_ id: String) -> String { id + ".attempts" }
 
