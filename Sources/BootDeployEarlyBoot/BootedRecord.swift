@@ -51,7 +51,7 @@ public struct BootedRecord: Sendable, Equatable {
     }
 }
 
-/// The Boot Loader Interface's EFI variables that prepare-root reads.
+/// The Boot Loader Interface's EFI variables, decoded once for prepare-root and boot-health.
 public enum LoaderVariables {
     /// systemd-boot's vendor GUID for the Boot Loader Interface variables.
     public static let vendor = "4a67b082-0a4c-41cf-b6c7-440b29bb8c4f"

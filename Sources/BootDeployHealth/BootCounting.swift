@@ -42,7 +42,7 @@ struct BootCounting {
         // BLS: the entry carrying bootdeploy=<deployment>.
         if let entries = try? BootEntries.load(boot: boot) {
             let mine = entries.files(of: deployment)
-            let efi = EFIVariables.bootCountEntry(efivars: efivars)
+            let efi = LoaderVariables.bootCountEntry(efivars: efivars)
             if let efi, !mine.contains(efi), !sameEntry(efi, asOneOf: mine),
                entries.files.contains(where: { $0.name == efi }) || !mine.isEmpty {
                 c.warnings.append("LoaderBootCountPath names \(efi), which is not an entry of \(deployment); trusting bootdeploy= on the command line")
@@ -74,7 +74,7 @@ struct BootCounting {
         c.grubTrialPath = c.grubenvPath.flatMap { p in (try? c.readGrubenv(p)).flatMap { $0[GrubMenu.trialVariable] == deployment.description ? p : nil } }
         // The boot loader says it counts this boot, yet no entry of ours is visible: /boot is not
         // (yet) what the boot loader read. Judging now would bless nothing and call it good.
-        if case .auto = choice, c.entryName == nil, let efi = EFIVariables.bootCountEntry(efivars: efivars),
+        if case .auto = choice, c.entryName == nil, let efi = LoaderVariables.bootCountEntry(efivars: efivars),
            EntryFileName(efi)?.counter != nil {
             throw HealthError.invalid("the boot loader counts this boot (LoaderBootCountPath \(efi)) but no entry in \(boot)/loader/entries carries bootdeploy=\(deployment); is \(boot) mounted?")
         }
