@@ -48,6 +48,27 @@ struct BootLoaderSeamTests {
         #expect(names.filter { $0.hasPrefix(".") }.isEmpty, "\(names)")
     }
 
+    @Test("detection: what /boot holds chooses the backend; systemd-boot wins over a stray grub/ or extlinux/")
+    func detection() throws {
+        let cases: [([String], BootLoaderKind)] = [
+            ([], .systemdBoot),
+            (["EFI/systemd"], .systemdBoot),
+            (["grub"], .grub),
+            (["grub2"], .grub),
+            (["grub", "EFI/systemd"], .systemdBoot),
+            (["extlinux"], .uBoot),
+            (["extlinux", "EFI/systemd"], .systemdBoot),
+        ]
+        for (dirs, want) in cases {
+            let t = TempDir("detect")
+            t.mkdir("boot")
+            for d in dirs { t.mkdir("boot/" + d) }
+            let roots = Roots(sysroot: t.sub("boot"), boot: t.sub("boot"), strategy: .perFile, freeze: false)
+            let got = BootLoaders.backend(for: roots, boot: try BootPartition(roots)).kind
+            #expect(got == want, "/boot with \(dirs): \(got), expected \(want)")
+        }
+    }
+
     @Test("generated names: bootdeploy.* but never a .conf entry")
     func names() {
         #expect(GeneratedFile.isGeneratedName("bootdeploy.grub"))

@@ -19,8 +19,11 @@ public struct UBootBackend: BootLoaderBackend {
 
     /// An `extlinux/` directory, or a `boot.scr` that is ours.
     public static func detect(_ boot: BootPartition) -> Bool {
-        if (try? boot.dir.kind("extlinux")) == .directory { return true }
-        return isOurs(boot.dir, scriptName) || isOurs(boot.dir, asideScriptName)
+        if isOurs(boot.dir, scriptName) || isOurs(boot.dir, asideScriptName) { return true }
+        // An extlinux/ directory beside an installed systemd-boot (an EFI board's image that ships
+        // both) is not enough: systemd-boot reads our entries already.
+        let hasSystemdBoot = (try? boot.dir.kind("EFI/systemd", followLinks: true)) == .directory
+        return (try? boot.dir.kind("extlinux")) == .directory && !hasSystemdBoot
     }
 
     static func isOurs(_ dir: Directory, _ name: String) -> Bool {
