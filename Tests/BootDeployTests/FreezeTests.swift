@@ -69,13 +69,28 @@ struct FreezeTests {
         defer { _ = try? ns.sh("fsfreeze -u \(n.m.boot)") }
         let before = try ns.must("cd \(n.m.boot) && find . | sort && cat loader/entries/*.conf")
         try ns.must("fsfreeze -f \(n.m.boot)")
-        for args in [["rollback"], ["kargs", "--append", "quiet"], ["cleanup"]] {
+        for args in [["rollback"], ["kargs", "--append", "quiet"]] {
             let r = try Self.boot(n, args, timeout: 30)
             #expect(r.status == 1, "\(args[0]) on a frozen /boot: status \(r.status) (124 = hung) \(r.stderr)")
             #expect(r.stderr.contains("frozen") && r.stderr.contains(n.m.boot), "\(args[0]): \(r.stderr)")
         }
+        // A cleanup with nothing to remove from /boot writes nothing there: it neither probes (no
+        // flush) nor hangs.
+        let idle = try Self.boot(n, ["cleanup"], timeout: 30)
+        #expect(idle.ok, "cleanup with nothing to do on a frozen /boot: \(idle.status) (124 = hung) \(idle.stderr)")
         try ns.must("fsfreeze -u \(n.m.boot)")
         #expect(try ns.must("cd \(n.m.boot) && find . | sort && cat loader/entries/*.conf") == before, "/boot changed")
+        // With a leftover to remove, cleanup probes first and refuses, naming /boot.
+        try ns.must("mkdir \(n.m.boot)/loader.tmp-left")
+        let withLeftover = try ns.must("cd \(n.m.boot) && find . | sort && cat loader/entries/*.conf")
+        try ns.must("fsfreeze -f \(n.m.boot)")
+        let r = try Self.boot(n, ["cleanup"], timeout: 30)
+        #expect(r.status == 1, "cleanup with a leftover on a frozen /boot: status \(r.status) (124 = hung) \(r.stderr)")
+        #expect(r.stderr.contains("frozen") && r.stderr.contains(n.m.boot), "cleanup: \(r.stderr)")
+        try ns.must("fsfreeze -u \(n.m.boot)")
+        #expect(try ns.must("cd \(n.m.boot) && find . | sort && cat loader/entries/*.conf") == withLeftover, "/boot changed while frozen")
+        #expect(try Self.boot(n, ["cleanup"]).ok)
+        #expect(!FileManager.default.fileExists(atPath: n.m.boot + "/loader.tmp-left"), "the leftover stayed")
         #expect(try Self.boot(n, ["rollback"]).ok)
     }
 

@@ -11,10 +11,23 @@ extension DeploymentManager {
         let lock = try sysroot.lock()
         defer { withExtendedLifetime(lock) {} }
         var report = CleanupReport()
-        let cur = try current(forWriting: true)
-        try EntryTransaction(boot: cur.boot, state: cur.entries).cleanLeftovers()
+        // The probe for a foreign freeze is a freeze/thaw cycle (a journal flush and a superblock
+        // write): made once, and only when cleanup is about to write /boot, so that a cleanup with
+        // nothing to do costs no flush (and does not stop at a /boot someone else holds frozen).
+        let cur = try current(forWriting: true, probeFreeze: false)
+        var probed = false
+        func beforeBootWrite() throws(BootDeployError) {
+            if !probed { try cur.boot.ensureWritable(); probed = true }
+        }
+        let tx = EntryTransaction(boot: cur.boot, state: cur.entries)
+        let left = try tx.leftovers()
+        if !left.isEmpty {
+            try beforeBootWrite()
+            try tx.cleanLeftovers(left)
+        }
         // Duplicate entries from an interrupted per-file update: rewrite the set without them.
         if !cur.entries.duplicates.isEmpty {
+            try beforeBootWrite()
             try commit(cur.plan, cur)
             report.leftovers += cur.entries.duplicates.map { "entry \($0)" }
         }
@@ -39,11 +52,13 @@ extension DeploymentManager {
                 }
             }
         }
-        report.kernels = try cleanupKernels(keeping: try current(forWriting: false))
+        report.kernels = try cleanupKernels(keeping: try current(forWriting: false), beforeBootWrite: beforeBootWrite)
         return report
     }
 
-    func cleanupKernels(keeping cur: Current) throws(BootDeployError) -> [String] {
+    /// Removes kernel directories and UKIs nothing boots; `beforeBootWrite` runs before the first
+    /// removal from /boot.
+    func cleanupKernels(keeping cur: Current, beforeBootWrite: () throws(BootDeployError) -> Void = {}) throws(BootDeployError) -> [String] {
         var referenced = Set<String>()
         for o in cur.entries.ours {
             if let l = o.entry.linux { referenced.insert(String(l.drop { $0 == "/" }.split(separator: "/").dropLast().joined(separator: "/"))) }
@@ -53,10 +68,12 @@ extension DeploymentManager {
         for r in cur.records.values where r.pinned || keep.contains(r.qualifiedID) { referenced.insert(r.kernelDir) }
         var removed: [String] = []
         let store = KernelStore(boot: cur.boot)
-        for k in store.all() where !referenced.contains(k) {
+        let doomed = store.all().filter { !referenced.contains($0) }
+        if !doomed.isEmpty { try beforeBootWrite() }
+        for k in doomed {
             try store.remove(k)
             removed.append(k)
         }
-        return removed + (try cleanupUKIs(keeping: cur, keep: keep)) + (try cleanupEarlyBoot(keeping: Array(cur.records.values)))
+        return removed + (try cleanupUKIs(keeping: cur, keep: keep, beforeBootWrite: beforeBootWrite)) + (try cleanupEarlyBoot(keeping: Array(cur.records.values)))
     }
 }

@@ -36,9 +36,12 @@ public final class DeploymentManager: @unchecked Sendable {
         }
     }
 
-    func current(forWriting: Bool) throws(BootDeployError) -> Current {
+    /// What is on disk. `forWriting` checks it can be written: a freeze an interrupted writer left
+    /// is thawed, and (with `probeFreeze`) a freeze held by another program is refused before
+    /// anything is written; a verb that may write nothing probes later (`cleanup`).
+    func current(forWriting: Bool, probeFreeze: Bool = true) throws(BootDeployError) -> Current {
         let boot = try bootPartition()
-        if forWriting { try boot.ensureWritable() }
+        if forWriting { try boot.ensureWritable(probe: probeFreeze) }
         let entries = try boot.load()
         if forWriting, let first = entries.ourErrors.first {
             throw .badInput(file: first.file, line: first.line, message: first.message + " (fix or remove this entry; nothing was changed)")

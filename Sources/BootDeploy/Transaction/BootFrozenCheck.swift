@@ -18,10 +18,11 @@ extension BootPartition {
     /// Called under the sysroot lock before anything is written: a freeze an interrupted writer
     /// of ours left is thawed (and said on stderr); a freeze held by someone else is an error, as
     /// writing would hang in uninterruptible sleep until they thaw. With `--no-freeze` only the
-    /// leftover of an earlier writer is thawed; nothing is frozen to probe.
-    public func ensureWritable() throws(BootDeployError) {
+    /// leftover of an earlier writer is thawed; nothing is frozen to probe. `probe: false` does only
+    /// the thaw, for a caller that probes later, when it knows it will write.
+    public func ensureWritable(probe: Bool = true) throws(BootDeployError) {
         guard canFreeze else { return }
-        let notes = try sys { () throws(SystemError) in try BootFreeze.ensureWritable(dir, marker: freezeMarkerDirectory(), probe: freeze) }
+        let notes = try sys { () throws(SystemError) in try BootFreeze.ensureWritable(dir, marker: freezeMarkerDirectory(), probe: freeze && probe) }
         for n in notes {
             let line = "warning: \(n)\n"
             _ = line.withCString { write(2, $0, strlen($0)) }

@@ -38,28 +38,59 @@ struct EntryTransaction {
 
     // MARK: leftovers of an interrupted transaction
 
-    /// Removes what an interrupted transaction left: `loader.N` generations the symlink does not
-    /// name, `loader/entries.staged`, `.*.tmp` files. None of them is referenced by the live set.
-    func cleanLeftovers() throws(BootDeployError) {
+    /// What an interrupted transaction left on /boot: `loader.N` generations the symlink does not
+    /// name, `loader.tmp*` and `loader.old`, `loader/entries.staged`, `.*.tmp` files in the live set.
+    /// None of them is referenced by the live set.
+    struct Leftovers {
+        var topLevel: [String] = []
+        var staged = false
+        var tmpFiles: [String] = []
+        var isEmpty: Bool { topLevel.isEmpty && !staged && tmpFiles.isEmpty }
+    }
+
+    /// Finds the leftovers without writing anything (so that a caller can tell whether it will
+    /// write /boot at all).
+    func leftovers() throws(BootDeployError) -> Leftovers {
         let d = boot.dir
-        try sys { () throws(SystemError) in
+        let entriesPath = state.entriesPath
+        return try sys { () throws(SystemError) -> Leftovers in
+            var l = Leftovers()
             let live = (try? d.kind("loader")) == .symlink ? try d.readLink("loader") : nil
-            var removed = false
-            for name in try d.entries() {
-                if BootPartition.isGeneration(name) && name != live { try d.removeTree(name); removed = true }
-                if name.hasPrefix("loader.tmp") || name == "loader.old" { try d.removeTree(name); removed = true }
+            for name in try d.entries()
+            where (BootPartition.isGeneration(name) && name != live) || name.hasPrefix("loader.tmp") || name == "loader.old" {
+                l.topLevel.append(name)
             }
             if (try? d.kind("loader")) == .directory {
-                let l = try d.openDirectory("loader")
-                if l.exists("entries.staged") { try l.removeTree("entries.staged"); try l.sync() }
-                if let rel = state.entriesPath, rel.hasPrefix("loader/") {
-                    let e = try d.openDirectory(rel, noFollow: false)
-                    for f in try e.entries() where (f.hasPrefix(".bd-") || f.hasPrefix("." + GeneratedFile.prefix)) && f.hasSuffix(".tmp") {
-                        try e.remove(f)
+                l.staged = try d.openDirectory("loader").exists("entries.staged")
+                if let rel = entriesPath, rel.hasPrefix("loader/") {
+                    l.tmpFiles = try d.openDirectory(rel, noFollow: false).entries().filter {
+                        ($0.hasPrefix(".bd-") || $0.hasPrefix("." + GeneratedFile.prefix)) && $0.hasSuffix(".tmp")
                     }
                 }
             }
-            if removed { try d.sync() }
+            return l
+        }
+    }
+
+    /// Removes the leftovers (`found`, else what `leftovers()` finds now).
+    func cleanLeftovers(_ found: Leftovers? = nil) throws(BootDeployError) {
+        let l: Leftovers
+        if let found { l = found } else { l = try leftovers() }
+        if l.isEmpty { return }
+        let d = boot.dir
+        let entriesPath = state.entriesPath
+        try sys { () throws(SystemError) in
+            for name in l.topLevel { try d.removeTree(name) }
+            if l.staged {
+                let loader = try d.openDirectory("loader")
+                try loader.removeTree("entries.staged")
+                try loader.sync()
+            }
+            if !l.tmpFiles.isEmpty, let rel = entriesPath {
+                let e = try d.openDirectory(rel, noFollow: false)
+                for f in l.tmpFiles { try e.remove(f) }
+            }
+            if !l.topLevel.isEmpty { try d.sync() }
         }
     }
 
