@@ -119,6 +119,7 @@ install-files:
 	  install -d $(DESTDIR)$(SYSCONFDIR)/boot-health/$$d || exit 1; done
 	[ -e $(DESTDIR)$(SYSCONFDIR)/boot-health/boot-health.conf ] || \
 	  install -m644 etc/boot-health/boot-health.conf $(DESTDIR)$(SYSCONFDIR)/boot-health/boot-health.conf
+	install -Dm755 etc/grub.d/15_bootdeploy $(DESTDIR)$(SYSCONFDIR)/grub.d/15_bootdeploy
 
 # The Debian package, from this tree (docs/PACKAGING.md): bootdeploy_<version>_<arch>.deb in
 # DEB_OUT. Build-Depends lists Debian packages only; the Swift toolchain (/opt/swift, not a

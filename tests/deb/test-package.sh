@@ -94,6 +94,16 @@ for d in $(grep -ho 'file:/usr/share/doc/[^ ]*' "$root"/lib/systemd/system/*.ser
 done
 for d in check/required.d check/wanted.d green.d red.d boot-health.conf.d; do [ -d "$root/etc/boot-health/$d" ] || fail "/etc/boot-health/$d"; done
 grep -q '/etc/boot-health/boot-health.conf' <<<"$(inroot dpkg-query -W -f='${Conffiles}\n' bootdeploy)" || fail "boot-health.conf is not a conffile"
+# GRUB's distribution mode (docs/GRUB.md): update-grub runs /etc/grub.d/15_bootdeploy, which adds
+# nothing while no BootDeploy menu exists on /boot (so installing the package changes no grub.cfg).
+[ -x "$root/etc/grub.d/15_bootdeploy" ] || fail "/etc/grub.d/15_bootdeploy missing or not executable"
+grep -q '/etc/grub.d/15_bootdeploy' <<<"$(inroot dpkg-query -W -f='${Conffiles}\n' bootdeploy)" || fail "15_bootdeploy is not a conffile"
+if [ -f "$root/usr/share/grub/grub-mkconfig_lib" ]; then
+    out=$(inroot env BOOTDEPLOY_GRUB_BOOT=/nonexistent /etc/grub.d/15_bootdeploy) || fail "15_bootdeploy failed without a menu"
+    [ -z "$out" ] || fail "15_bootdeploy printed something without a menu: $out"
+else
+    echo "check-deb: SKIP: running 15_bootdeploy (grub-common is not in the test root)"
+fi
 
 echo "check-deb: units"
 for u in "${units_enabled[@]}" bootdeploy-finalize.service boot-health-metrics.service; do
