@@ -7,7 +7,8 @@ check=("${build[@]}" systemd systemd-boot systemd-boot-efi mtools dosfstools fdi
        strace dbus python3 python3-dbusmock libglib2.0-bin grub-common dracut-core cpio busybox-static kmod
        binutils tzdata qemu-system-x86 ovmf prometheus-node-exporter sbsigntool openssl)
 demo=("${build[@]}" python3 util-linux systemd-boot)
-vm=("${check[@]}" qemu-system-x86 ovmf debootstrap linux-image-cloud-amd64 dracut)
+# python3-venv: the Secure Boot scenario (u2) makes a venv with virt-firmware (virt-fw-vars) from PyPI.
+vm=("${check[@]}" qemu-system-x86 ovmf debootstrap linux-image-cloud-amd64 dracut python3-venv)
 bench=("${check[@]}" ostree ostree-boot hyperfine time)
 # make deb / make check-deb: debhelper and lintian build and check the package (Build-Depends of
 # debian/control plus the tools); the package test installs it into a copy of the VM suite's
