@@ -149,9 +149,11 @@ def scenario_uki_secure_boot(env, work):
     env.log(f"           systemd-boot: {refused}")
     check(len(refused) == 1, f"systemd-boot reports one image it could not load: {refused}")
     path, why = refused[0]
-    check(path.replace("\\", "/").lstrip("/") == images[v2], f"the refused image is the unsigned update's: {path} vs {images[v2]}")
+    check(path.replace("\\", "/").lstrip("/") == images[v2],
+          f"the refused image is the unsigned update's: {path} vs {images[v2]}")
     check(re.search(r"Access Denied|Security Violation", why), f"the firmware refused it for its signature: {why}")
-    check(b1.get("booted") == v1 and reached_report(b1), f"the signed UKI boots in the same power-on: booted {b1.get('booted')} ({b1.end})")
+    check(b1.get("booted") == v1 and reached_report(b1),
+          f"the signed UKI boots in the same power-on: booted {b1.get('booted')} ({b1.end})")
     check(b1.get("secureBoot") == "1" and "Secure boot enabled" in (b1.get("secureBootKernel") or ""),
           f"Secure Boot is on in the guest: SecureBoot={b1.get('secureBoot')}, kernel: {b1.get('secureBootKernel')}")
     e2 = st.entry_of(v2)
@@ -160,8 +162,10 @@ def scenario_uki_secure_boot(env, work):
     check(isinstance(e1, dict) and e1["left"] is None, f"the signed UKI's entry is blessed: {e1}")
     b2 = st.boot()
     check("Error loading" not in b2.text, "the next power-on starts the signed image first, with no refusal")
-    check(b2.get("booted") == v1 and reached_report(b2), f"the signed UKI boots again: booted {b2.get('booted')} ({b2.end})")
-    check(b2.get("secureBoot") == "1" and b2.get("bootCountPath", "") == "", f"Secure Boot on, blessed entry not counted: {b2.get('secureBoot')} {b2.get('bootCountPath')}")
+    check(b2.get("booted") == v1 and reached_report(b2),
+          f"the signed UKI boots again: booted {b2.get('booted')} ({b2.end})")
+    check(b2.get("secureBoot") == "1" and b2.get("bootCountPath", "") == "",
+          f"Secure Boot on, blessed entry not counted: {b2.get('secureBoot')} {b2.get('bootCountPath')}")
     return st.machine
 
 
