@@ -8,7 +8,8 @@ check=("${build[@]}" systemd systemd-boot systemd-boot-efi mtools dosfstools fdi
        binutils tzdata qemu-system-x86 ovmf prometheus-node-exporter grub-pc-bin grub-efi-amd64-bin
        u-boot-tools sbsigntool openssl)
 demo=("${build[@]}" python3 util-linux systemd-boot)
-vm=("${check[@]}" qemu-system-x86 ovmf debootstrap linux-image-cloud-amd64 dracut u-boot-qemu)
+# python3-venv: the Secure Boot scenario (u2) makes a venv with virt-firmware (virt-fw-vars) from PyPI.
+vm=("${check[@]}" qemu-system-x86 ovmf debootstrap linux-image-cloud-amd64 dracut u-boot-qemu python3-venv)
 bench=("${check[@]}" ostree ostree-boot hyperfine time)
 # make deb / make check-deb: debhelper and lintian build and check the package (Build-Depends of
 # debian/control plus the tools); the package test installs it into a copy of the VM suite's
