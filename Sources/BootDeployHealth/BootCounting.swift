@@ -255,10 +255,16 @@ struct BootCounting {
 
     /// uboot: the counter copy (trial cleared to bless, no tries left to mark bad), then the same on
     /// the entry's name, so that the plan the next deploy reads agrees.
+    /// A counter already in that state is not written again (a blessed machine writes nothing at each boot).
     mutating func viaUBootCounter(trial: String?, bls: (inout BootCounting) throws -> String) throws -> String {
-        let w = try UBootCounter.write(try Directory.open(boot), trial: trial, left: 0)
-        ubootCounter = w
-        var did = "wrote \(boot)/\(UBootCounter.files[0]) or .b: trial \(w.trial ?? "none"), 0 tries, sequence \(w.sequence)"
+        var did: String
+        if let u = ubootCounter, u.trial == trial, trial == nil || u.left == 0 {
+            did = "the counter in \(boot) already says trial \(trial ?? "none")\(trial == nil ? "" : ", 0 tries")"
+        } else {
+            let w = try UBootCounter.write(try Directory.open(boot), trial: trial, left: 0)
+            ubootCounter = w
+            did = "wrote \(boot)/\(UBootCounter.files[0]) or .b: trial \(w.trial ?? "none"), 0 tries, sequence \(w.sequence)"
+        }
         if entryName != nil {
             backend = .bls
             defer { backend = .uboot }

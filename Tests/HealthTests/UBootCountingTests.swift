@@ -33,6 +33,18 @@ struct UBootCountingTests {
         #expect(f.entries().contains { $0.hasPrefix("bd-os-002+0") }, "\(f.entries())")
     }
 
+    @Test("a counter that already says so is not written again (a blessed machine writes nothing per boot)")
+    func noRewrite() throws {
+        let f = HealthFixture()
+        f.entry("bd-os-002.conf", deployment: "os/new.1", rank: "002")
+        f.tmp.write("boot/bdcount.b", UBootCounter(trial: nil, left: 0, sequence: 1).render())
+        let s = try f.service(RecordingOrdering([OrderedDeployment(stateroot: "os", id: "new.1", entryFileName: nil, state: .good)]))
+        _ = try s.markGood()
+        #expect(!FileManager.default.fileExists(atPath: f.boot + "/bdcount.a"), "no new copy written")
+        #expect(try read(f) == UBootCounter(trial: nil, left: 0, sequence: 1))
+        #expect(f.entries() == ["bd-os-002.conf"])
+    }
+
     @Test("a counter whose trial is another deployment is not this boot's: the BLS entry decides")
     func otherTrial() throws {
         let f = HealthFixture()

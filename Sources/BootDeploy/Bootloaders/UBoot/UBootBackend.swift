@@ -32,9 +32,12 @@ public struct UBootBackend: BootLoaderBackend {
     }
 
     public func generatedFiles(_ plan: BootPlan, records: [String: DeploymentRecord], context: BootLoaderContext) throws(BootDeployError) -> [GeneratedFile] {
+        // extlinux paths carry the prefix (U-Boot's parser takes them as they are); the script
+        // prepends the prefix it found, so the plan's paths are relative to the boot partition.
         let boots = try UBootPlanFiles.boots(plan, records: records, bootPrefix: context.bootPrefix)
+        let rel = try UBootPlanFiles.boots(plan, records: records, bootPrefix: "")
         return [GeneratedFile(name: UBootPlanFiles.extlinuxName, text: UBootPlanFiles.extlinux(boots)),
-                GeneratedFile(name: UBootPlanFiles.envName, text: UBootPlanFiles.environment(boots))]
+                GeneratedFile(name: UBootPlanFiles.envName, text: UBootPlanFiles.environment(rel))]
     }
 
     /// The architecture the script boots for: this machine's.

@@ -21,10 +21,16 @@ public enum UBootScript {
 
     public static let imageName = "BootDeploy boot script"
 
-    /// The script for a boot partition whose files U-Boot sees under `prefix` ("" or "/boot"),
-    /// written back with `write` (`fatwrite` on FAT, `ext4write` on ext4).
+    /// The script for a boot partition whose files U-Boot sees under `prefix` ("" or "/boot", as
+    /// the writer judged it; the other is tried when the plan is not found there, as for an image
+    /// built in a directory), written back with `write` (`fatwrite` on FAT, `ext4write` on ext4).
+    /// The plan's paths are relative to the boot partition; the script prepends the prefix found.
+    /// U-Boot 2023.01's `exit` does not leave a sourced script from inside `if`: a failure sets
+    /// `bd_stop` and the boot is skipped.
     public static func text(prefix: String, write: String, arch: Arch) -> String {
-        let env = "\(prefix)/loader/entries/\(UBootPlanFiles.envName)"
+        let other = prefix.isEmpty ? "/boot" : ""
+        let envRel = "/loader/entries/\(UBootPlanFiles.envName)"
+        let env = "${bd_pfx}\(envRel)"
         // On x86 the default ramdisk_addr_r is overwritten while the kernel decompresses.
         let initrdAddr = arch == .x86 ? "0x10000000" : "${ramdisk_addr_r}"
         var s = """
@@ -37,8 +43,11 @@ public enum UBootScript {
         if test -z "${bd_initrd_addr}"; then setenv bd_initrd_addr \(initrdAddr); fi
         setenv bd_0_id; setenv bd_0_linux; setenv bd_0_initrd; setenv bd_0_fdt; setenv bd_0_args
         setenv bd_1_id; setenv bd_1_linux; setenv bd_1_initrd; setenv bd_1_fdt; setenv bd_1_args
-        if load ${bd_dev} ${bd_buf} \(env); then env import -t ${bd_buf} ${filesize}; else echo "BootDeploy: cannot read \(env)"; exit; fi
-        if test -z "${bd_0_id}"; then echo "BootDeploy: \(env) lists no deployment"; exit; fi
+        setenv bd_stop 0
+        setenv bd_pfx "\(prefix)"
+        if load ${bd_dev} ${bd_buf} \(env); then true; else setenv bd_pfx "\(other)"; if load ${bd_dev} ${bd_buf} \(env); then true; else setenv bd_stop 1; echo "BootDeploy: cannot read \(prefix)\(envRel) nor \(other)\(envRel)"; fi; fi
+        if test "${bd_stop}" = 0; then env import -t ${bd_buf} ${filesize}; fi
+        if test -z "${bd_0_id}"; then setenv bd_stop 1; echo "BootDeploy: \(env) lists no deployment"; fi
 
         """
         for slot in ["a", "b"] {
@@ -46,7 +55,7 @@ public enum UBootScript {
             setenv bd_\(slot)_ok 0
             setenv bdc_left; setenv bdc_seq; setenv bdc_trial; setenv bdc_zend
             mw.b ${bd_buf} 0 0x1000
-            if load ${bd_dev} ${bd_buf} \(prefix)/bdcount.\(slot); then if itest 0x${filesize} > 0; then if env import -t ${bd_buf} ${filesize} bdc_left bdc_seq bdc_trial bdc_zend; then if test "${bdc_seq}" = 0 || test "${bdc_seq}" = 1 || test "${bdc_seq}" = 2; then if test "${bdc_seq}" = "${bdc_zend}" && test -n "${bdc_trial}"; then setenv bd_\(slot)_ok 1; setenv bd_\(slot)_seq ${bdc_seq}; setenv bd_\(slot)_left ${bdc_left}; setenv bd_\(slot)_trial ${bdc_trial}; fi; fi; fi; fi; fi
+            if load ${bd_dev} ${bd_buf} ${bd_pfx}/bdcount.\(slot); then if itest 0x${filesize} > 0; then if env import -t ${bd_buf} ${filesize} bdc_left bdc_seq bdc_trial bdc_zend; then if test "${bdc_seq}" = 0 || test "${bdc_seq}" = 1 || test "${bdc_seq}" = 2; then if test "${bdc_seq}" = "${bdc_zend}" && test -n "${bdc_trial}"; then setenv bd_\(slot)_ok 1; setenv bd_\(slot)_seq ${bdc_seq}; setenv bd_\(slot)_left ${bdc_left}; setenv bd_\(slot)_trial ${bdc_trial}; fi; fi; fi; fi; fi
 
             """
         }
@@ -63,7 +72,7 @@ public enum UBootScript {
         if test "${bd_use}" = a; then setenv bdc_seq ${bd_a_seq}; setenv bdc_left ${bd_a_left}; setenv bdc_trial ${bd_a_trial}; fi
         if test "${bd_use}" = b; then setenv bdc_seq ${bd_b_seq}; setenv bdc_left ${bd_b_left}; setenv bdc_trial ${bd_b_trial}; fi
         setenv bd_pick 0
-        if test "${bd_use}" != none && test "${bdc_trial}" = "${bd_0_id}"; then
+        if test "${bd_stop}" = 0 && test "${bd_use}" != none && test "${bdc_trial}" = "${bd_0_id}"; then
           if test "${bdc_left}" = 0; then
             if test -n "${bd_1_id}"; then setenv bd_pick 1; echo "BootDeploy: ${bd_0_id} has no tries left, falling back to ${bd_1_id}"; fi
           else
@@ -77,7 +86,7 @@ public enum UBootScript {
             if test "${bdc_seq}" = 0; then setenv bdc_seq 1; elif test "${bdc_seq}" = 1; then setenv bdc_seq 2; else setenv bdc_seq 0; fi
             setenv bdc_zend ${bdc_seq}
             env export -t ${bd_buf} bdc_left bdc_seq bdc_trial bdc_zend
-            if \(write) ${bd_dev} ${bd_buf} \(prefix)/bdcount.${bd_slot} ${filesize}; then
+            if \(write) ${bd_dev} ${bd_buf} ${bd_pfx}/bdcount.${bd_slot} ${filesize}; then
               echo "BootDeploy: trial boot of ${bd_0_id}, ${bdc_left} tries left after this one"
             else
               echo "BootDeploy: cannot write the boot counter; not booting the trial ${bd_0_id}"
@@ -92,22 +101,24 @@ public enum UBootScript {
           setenv bd_id ${bd_0_id}; setenv bd_linux ${bd_0_linux}; setenv bd_initrd ${bd_0_initrd}; setenv bd_fdt ${bd_0_fdt}; setenv bd_args "${bd_0_args}"
         fi
         echo "BootDeploy: booting ${bd_id}"
-        if load ${bd_dev} ${kernel_addr_r} ${bd_linux}; then true; else echo "BootDeploy: cannot load ${bd_linux}"; exit; fi
+        if load ${bd_dev} ${kernel_addr_r} ${bd_pfx}${bd_linux}; then true; else setenv bd_stop 1; echo "BootDeploy: cannot load ${bd_pfx}${bd_linux}"; fi
         setenv bd_fdtaddr ${fdtcontroladdr}
-        if test -n "${bd_fdt}"; then if load ${bd_dev} ${fdt_addr_r} ${bd_fdt}; then setenv bd_fdtaddr ${fdt_addr_r}; fi; fi
+        if test -n "${bd_fdt}"; then if load ${bd_dev} ${fdt_addr_r} ${bd_pfx}${bd_fdt}; then setenv bd_fdtaddr ${fdt_addr_r}; fi; fi
         setenv bd_rd -
-        if test -n "${bd_initrd}"; then if load ${bd_dev} ${bd_initrd_addr} ${bd_initrd}; then setenv bd_rd ${bd_initrd_addr}:${filesize}; setenv bd_rdsize ${filesize}; else echo "BootDeploy: cannot load ${bd_initrd}"; exit; fi; fi
+        if test -n "${bd_initrd}"; then if load ${bd_dev} ${bd_initrd_addr} ${bd_pfx}${bd_initrd}; then setenv bd_rd ${bd_initrd_addr}:${filesize}; setenv bd_rdsize ${filesize}; else setenv bd_stop 1; echo "BootDeploy: cannot load ${bd_pfx}${bd_initrd}"; fi; fi
         setenv bootargs "${bd_args}"
 
         """
+        let start: String
         switch arch {
         case .x86:
-            s += "if test \"${bd_rd}\" = -; then zboot ${kernel_addr_r}; else zboot ${kernel_addr_r} 0 ${bd_initrd_addr} ${bd_rdsize}; fi\n"
+            start = "if test \"${bd_rd}\" = -; then zboot ${kernel_addr_r}; else zboot ${kernel_addr_r} 0 ${bd_initrd_addr} ${bd_rdsize}; fi"
         case .arm64, .riscv:
-            s += "booti ${kernel_addr_r} ${bd_rd} ${bd_fdtaddr}\n"
+            start = "booti ${kernel_addr_r} ${bd_rd} ${bd_fdtaddr}"
         case .arm:
-            s += "bootz ${kernel_addr_r} ${bd_rd} ${bd_fdtaddr}\n"
+            start = "bootz ${kernel_addr_r} ${bd_rd} ${bd_fdtaddr}"
         }
+        s += "if test \"${bd_stop}\" = 0; then \(start); fi\n"
         s += "echo \"BootDeploy: the kernel of ${bd_id} did not start\"\n"
         return s
     }
