@@ -10,6 +10,20 @@ extension BootPartition {
     /// One we freeze: it can, and freezing is allowed (not `--no-freeze`).
     var freezes: Bool { freeze && canFreeze }
 
+    /// GRUB reads ext4/xfs without replaying the journal: freeze/thaw writes everything back in
+    /// place. Only on a dedicated boot filesystem (never the host's root in a demo or test);
+    /// elsewhere a syncfs.
+    func flushForBootloader() throws(BootDeployError) {
+        let freezes = self.freezes
+        try sys { () throws(SystemError) in
+            if freezes {
+                try dir.freezeThaw(marker: freezeMarkerDirectory())
+            } else {
+                try dir.syncFilesystem()
+            }
+        }
+    }
+
     /// `$SYSROOT/bootdeploy`, where the freeze marker lives; nil before `init`.
     func freezeMarkerDirectory() -> Directory? {
         try? Directory.open(sysrootPath).openDirectory("bootdeploy")

@@ -186,7 +186,7 @@ struct EntryTransaction {
             throw .afterCommit(error)
         }
         do {
-            try flushForBootloader()
+            try boot.flushForBootloader()
             try sys { () throws(SystemError) in
                 if let current { try d.removeTree(current) }
                 try d.removeTree("loader.old")
@@ -194,19 +194,6 @@ struct EntryTransaction {
             }
         } catch {
             throw .afterCommit(error)
-        }
-    }
-
-    /// GRUB reads ext4/xfs without replaying the journal: freeze/thaw writes everything back in
-    /// place. Only on a dedicated boot filesystem (never the host's root in a demo or test).
-    func flushForBootloader() throws(BootDeployError) {
-        let freezes = boot.freezes
-        try sys { () throws(SystemError) in
-            if freezes {
-                try boot.dir.freezeThaw(marker: boot.freezeMarkerDirectory())
-            } else {
-                try boot.dir.syncFilesystem()
-            }
         }
     }
 

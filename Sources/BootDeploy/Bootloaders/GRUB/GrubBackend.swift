@@ -74,14 +74,8 @@ public struct GrubBackend: BootLoaderBackend {
         GrubBackend.arm(&env, plan: plan)
         let after = try render(env, path)
         if dir.exists("grubenv") && before == after { return }
-        try sys { () throws(SystemError) in
-            try dir.replaceFile("grubenv", after)
-            if boot.freezes {
-                try boot.dir.freezeThaw(marker: boot.freezeMarkerDirectory())
-            } else {
-                try boot.dir.syncFilesystem()
-            }
-        }
+        try sys { () throws(SystemError) in try dir.replaceFile("grubenv", after) }
+        try boot.flushForBootloader()
     }
 
     static func arm(_ env: inout GrubEnvironment, plan: BootPlan) {
