@@ -61,7 +61,10 @@ struct BootCounting {
         let attemptsFile = "bootdeploy/\(deployment.stateroot)/deploy/\(AttemptsFile.fileName(deployment.id))"
         if let root = try? Directory.open(sysroot), root.exists(attemptsFile) {
             // The file early boot counts in; read with early boot's own reader, so both agree on it.
-            let bytes = (try? root.readFile(attemptsFile, limit: 64)) ?? []
+            let bytes: [UInt8]
+            do { bytes = try root.readFile(attemptsFile, limit: 64) } catch {
+                throw HealthError.invalid("\(sysroot)/\(attemptsFile): cannot be read: \(error)")
+            }
             guard let n = AttemptsFile.parse(bytes) else {
                 let text = String(decoding: bytes.prefix(32), as: UTF8.self).trimmingSpaces
                 throw HealthError.invalid("\(sysroot)/\(attemptsFile): not a number of attempts: '\(text)'")

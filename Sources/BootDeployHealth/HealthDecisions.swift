@@ -70,7 +70,12 @@ extension HealthService {
         } catch {
             log.warn("\(d): could not demote in the boot order: \(error)")
         }
-        let ordered = (try? ordering.orderedDeployments()) ?? []
+        let ordered: [OrderedDeployment]
+        do { ordered = try ordering.orderedDeployments() } catch {
+            // With no order known nothing counts as left to boot: degraded, no reboot.
+            log.warn("\(d): cannot read the boot order: \(error)")
+            ordered = []
+        }
         let lock = try takeLock()
         var status = try store.load()
         let now = wallClockSeconds()

@@ -179,7 +179,14 @@ public final class HealthService: @unchecked Sendable {
                 logFailedChecks(checks, d)
                 facts.checks = checks
             case .units:
-                facts.units = watcher.flatMap { try? $0.unitResults(wait: true) } ?? HealthWatch.unknown(config.units)
+                if let watcher {
+                    do { facts.units = try watcher.unitResults(wait: true) } catch {
+                        log.warn("cannot ask systemd about the required units: \(error); they count as failed")
+                        facts.units = HealthWatch.unknown(config.units)
+                    }
+                } else {
+                    facts.units = HealthWatch.unknown(config.units)
+                }
             }
             verdict = HealthPolicy.judge(facts)
         }

@@ -14,6 +14,23 @@ struct StrictRunStateTests {
         return (m, a, b)
     }
 
+    @Test("status reads an attempts file as early boot does: a count is shown, anything else is a problem naming the file")
+    func attemptsFileInStatus() throws {
+        let (m, a, _) = try twoDeployments()
+        let parts = a.split(separator: "/").map(String.init)
+        let file = "\(m.root)/bootdeploy/\(parts[0])/deploy/\(parts[1]).attempts"
+        func row() throws -> [String: Any] { try m.deployments().first { $0["id"] as? String == parts[1] }! }
+        try "2\n".write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(try row()["softwareAttempts"] as? Int == 2)
+        for garbled in ["1x2\n", "-1\n", "", String(repeating: "9", count: 100)] {
+            try garbled.write(toFile: file, atomically: true, encoding: .utf8)
+            let s = try m.status()
+            let r = try row()
+            #expect(r["softwareAttempts"] == nil || r["softwareAttempts"] is NSNull, "\(garbled): \(r)")
+            #expect((s["problems"] as! [String]).contains { $0.contains("\(parts[1]).attempts") }, "\(garbled): \(s["problems"] ?? "")")
+        }
+    }
+
     @Test("a booted.json with a hostile or malformed name, schema or size is an error naming the file; undeploy and cleanup refuse")
     func hostileBootedJSON() throws {
         let (m, a, _) = try twoDeployments()

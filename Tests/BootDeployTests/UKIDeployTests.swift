@@ -74,6 +74,10 @@ struct UKIDeployTests {
         try m.ok("cleanup")
         #expect(Self.ukiFiles(m) == [String(efi.split(separator: "/").last!)], "after cleanup: \(Self.ukiFiles(m))")
         #expect(FileManager.default.fileExists(atPath: m.boot + efi))
+        // A uki.conf validate cannot read is a problem naming it, not a signing check skipped in silence.
+        try "signing maybe\n".write(toFile: m.root + "/bootdeploy/os/uki.conf", atomically: true, encoding: .utf8)
+        let broken = try m.bd("validate")
+        #expect(!broken.ok && (broken.stdout + broken.stderr).contains("uki.conf:1"), "validate: \(broken.stdout) \(broken.stderr)")
     }
 
     @Test("validate notices a UKI whose command line is not the deployment's")

@@ -123,6 +123,15 @@ struct CountingTests {
             let value = garbled.trimmingCharacters(in: .whitespacesAndNewlines)
             #expect(text.contains("new.1.attempts") && text.contains("'\(value)'"), "\(text)")
         }
+        // Larger than any count: an error naming the file and why it cannot be read.
+        let f = HealthFixture()
+        f.conf("[Boot]\nMaxAttempts=3\n")
+        f.tmp.write("sysroot/bootdeploy/os/deploy/new.1.attempts", String(repeating: "1", count: 100))
+        let e = #expect(throws: (any Error).self) {
+            _ = try f.service(ordered([("os/new.1", .indeterminate), ("os/old.0", .good)])).run(phase: .check)
+        }
+        let text = e.map { "\($0)" } ?? ""
+        #expect(text.contains("new.1.attempts") && text.contains("cannot be read"), "\(text)")
     }
 
     @Test("software counter within MaxAttempts: checks pass, blessing removes the file")

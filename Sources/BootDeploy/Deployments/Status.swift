@@ -81,6 +81,7 @@ extension DeploymentManager {
         let cur = try current(forWriting: false)
         // status must work on a broken machine: an unreadable run file is a problem to show.
         var runProblems: [String] = []
+        var counterProblems: [String] = []
         var bootedID: String? = nil, stagedID: String? = nil
         do { bootedID = try booted()?.name.description } catch { runProblems.append(error.description) }
         do { stagedID = try staged()?.qualifiedID } catch { runProblems.append(error.description) }
@@ -88,7 +89,7 @@ extension DeploymentManager {
         var seen = Set<String>()
         let rollbackID = cur.entries.ours.dropFirst().first { $0.name.state != .bad }?.qualifiedID
         func row(_ r: DeploymentRecord, index: Int?, entry: BootEntriesState.Ours?) -> BootStatus.Deployment {
-            let attempts = (try? sysroot.deployDir(r.stateroot).readFile(AttemptsFile.fileName(r.id), limit: 64)).flatMap(AttemptsFile.parse)
+            let attempts = softwareAttempts(r, problems: &counterProblems)
             var d = BootStatus.Deployment(stateroot: r.stateroot, id: r.id, version: r.version, title: r.title, index: index,
                          default: index == 0, booted: r.qualifiedID == bootedID, rollbackTarget: r.qualifiedID == rollbackID,
                          pinned: r.pinned, staged: r.qualifiedID == stagedID, entry: entry?.name.fileName,
@@ -118,7 +119,7 @@ extension DeploymentManager {
         var status = BootStatus(sysroot: roots.sysroot, boot: roots.boot, bootStrategy: cur.boot.strategy,
                           bootLoader: loader.kind,
                           booted: bootedID, staged: stagedID, deployments: rows, foreignEntries: foreign,
-                          problems: problems, finalizeFailure: failure,
+                          problems: problems + counterProblems, finalizeFailure: failure,
                           warnings: LoaderConfDefault.warnings(bootPath: roots.boot, state: cur.entries))
         status.bootLoaderCounter = loader.counterStatus(loaderContext)
         return status
@@ -171,5 +172,22 @@ extension DeploymentManager {
         rep.problems += earlyBootProblems(cur.entries.ours.compactMap { cur.records[$0.qualifiedID] })
         rep.foreign = cur.entries.foreign.map(\.name.fileName) + cur.entries.foreignErrors.map { "\($0) (malformed, left alone)" }
         return rep
+    }
+}
+
+extension DeploymentManager {
+    /// The software counter of `r` (`<id>.attempts`, read as early boot reads it), nil when there is
+    /// none; a file that cannot be read or is not a count goes into `problems`, naming it.
+    func softwareAttempts(_ r: DeploymentRecord, problems: inout [String]) -> Int? {
+        guard let d = try? sysroot.deployDir(r.stateroot) else { return nil }
+        let name = AttemptsFile.fileName(r.id)
+        guard d.exists(name) else { return nil }
+        do {
+            if let n = AttemptsFile.parse(try d.readFile(name, limit: 64)) { return n }
+            problems.append("\(d.path)/\(name): not a number of attempts")
+        } catch {
+            problems.append("\(d.path)/\(name): cannot be read: \(error)")
+        }
+        return nil
     }
 }

@@ -77,11 +77,14 @@ extension DeploymentManager {
             out.append("\(shown): the UKI's command line \(quoted(cmdline ?? "(none)")) is not the entry's options \(quoted(options)); 'boot-deploy kargs' rebuilds it")
         }
         guard let record else { return out }
-        if let config = try? sysroot.ukiConfig(record.stateroot) {
-            if config.signing.required && record.uki?.signed != true { out.append("\(shown): unsigned, but uki.conf requires signing") }
-            if record.uki?.signed == true, let cert = config.signing.certificatePath {
-                do { try ExternalTool.run("sbverify", ["--cert", cert, shown]) } catch { out.append("\(shown): does not verify with \(cert): \(error)") }
-            }
+        let config: UKIConfig
+        do { config = try sysroot.ukiConfig(record.stateroot) } catch {
+            out.append("\(error); the signing of \(shown) was not checked")
+            return out
+        }
+        if config.signing.required && record.uki?.signed != true { out.append("\(shown): unsigned, but uki.conf requires signing") }
+        if record.uki?.signed == true, let cert = config.signing.certificatePath {
+            do { try ExternalTool.run("sbverify", ["--cert", cert, shown]) } catch { out.append("\(shown): does not verify with \(cert): \(error)") }
         }
         return out
     }
