@@ -16,7 +16,9 @@ extension DeploymentManager {
         if hasUKI && backend.kind != .systemdBoot {
             throw .refused("a UKI deployment is a Type #2 entry, which \(backend.kind.rawValue) does not read; use systemd-boot or deploy without --uki")
         }
-        let top = NameOrder.freshTop(count: plan.entries.count, inUse: cur.entries.nameOrderRanks)
+        guard let top = NameOrder.freshTop(count: plan.entries.count, inUse: cur.entries.nameOrderRanks) else {
+            throw .refused("no free block of entry ranks below \(NameOrder.maxRank); remove deployments first")
+        }
         let type1 = hasUKI ? try EntryRenderer.render(plan, records: records, top: top, nameOrder: true) : nil
         let names = hasUKI ? EntryRenderer.ukiNames(plan, records: records, top: top) : []
         let placement = UKIPlacement(boot: cur.boot)

@@ -30,10 +30,12 @@ public enum NameOrder {
     }
 
     /// The top rank of a commit of `count` entries: above every rank in use, so that what the
-    /// commit renames sorts before what it has not reached yet.
-    public static func freshTop(count: Int, inUse: [Int]) -> Int {
+    /// commit renames sorts before what it has not reached yet. Past `maxRank`, a block below every
+    /// rank in use (the names must never collide); nil when there is none.
+    public static func freshTop(count: Int, inUse: [Int]) -> Int? {
         let top = (inUse.max() ?? 0) + count
-        return top > maxRank ? count : top
+        if top <= maxRank { return top }
+        return (inUse.min() ?? Int.max) > count ? count : nil
     }
 }
 
