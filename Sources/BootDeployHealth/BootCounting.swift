@@ -53,9 +53,9 @@ struct BootCounting {
                     c.entryName = efi
                 } else {
                     // Prefer the counted name: a blessed twin beside it is the stale one.
-                    c.entryName = mine.first { EntryFileName($0)?.counter != nil } ?? mine.first
+                    c.entryName = mine.first { EntryFileName(entryOrImage: $0)?.counter != nil } ?? mine.first
                 }
-                if let efi, EntryFileName(efi)?.counter != nil { c.bootedName = efi } else { c.bootedName = knownBootedName }
+                if let efi, EntryFileName(entryOrImage: efi)?.counter != nil { c.bootedName = efi } else { c.bootedName = knownBootedName }
             }
         }
         let attemptsFile = "bootdeploy/\(deployment.stateroot)/deploy/\(AttemptsFile.fileName(deployment.id))"
@@ -78,7 +78,7 @@ struct BootCounting {
         // The boot loader says it counts this boot, yet no entry of ours is visible: /boot is not
         // (yet) what the boot loader read. Judging now would bless nothing and call it good.
         if case .auto = choice, c.entryName == nil, let efi = LoaderVariables.bootCountEntry(efivars: efivars),
-           EntryFileName(efi)?.counter != nil {
+           EntryFileName(entryOrImage: efi)?.counter != nil {
             throw HealthError.invalid("the boot loader counts this boot (LoaderBootCountPath \(efi)) but no entry in \(boot)/loader/entries carries bootdeploy=\(deployment); is \(boot) mounted?")
         }
         // uboot: counter copies on /boot whose trial is this deployment or none (blessed: marking bad
@@ -88,7 +88,7 @@ struct BootCounting {
             c.ubootCounter = UBootCounter.read(b).current
             ubootOwns = c.ubootCounter.map { $0.trial == nil || $0.trial == deployment.description } ?? true
         }
-        let blsCounted = c.entryName.flatMap { EntryFileName($0)?.counter } != nil
+        let blsCounted = c.entryName.flatMap { EntryFileName(entryOrImage: $0)?.counter } != nil
         // A GRUB backend trial of another deployment (a fallback boot) is not this boot's counter.
         let grubCounting = c.grubenvPath.flatMap { try? c.readGrubenv($0) }.map {
             $0["boot_counter"] != nil && ($0[GrubMenu.trialVariable] ?? deployment.description) == deployment.description
@@ -119,8 +119,8 @@ struct BootCounting {
     /// name of this boot: `bd-os-001+2-1.conf`) is one of `names` under another counter: our own
     /// bless or mark-bad renamed it (`bd-os-001.conf`, `bd-os-001+0-1.conf`) during this boot.
     static func sameEntry(_ efi: String, asOneOf names: [String]) -> Bool {
-        guard let e = EntryFileName(efi) else { return false }
-        return names.contains { EntryFileName($0).map { $0.id == e.id && $0.suffix == e.suffix } ?? false }
+        guard let e = EntryFileName(entryOrImage: efi) else { return false }
+        return names.contains { EntryFileName(entryOrImage: $0).map { $0.id == e.id && $0.suffix.lowercased() == e.suffix.lowercased() } ?? false }
     }
 
     /// The state the counter shows right now (`bad` set is the software backend's memory).
@@ -128,7 +128,7 @@ struct BootCounting {
         if badList.contains(deployment.description) && backend != .bls { return .bad }
         switch backend {
         case .bls:
-            return EntryFileName(entryName ?? "").map { DeploymentHealth(rawValue: $0.state.rawValue)! } ?? .good
+            return EntryFileName(entryOrImage: entryName ?? "").map { DeploymentHealth(rawValue: $0.state.rawValue)! } ?? .good
         case .grubenv:
             guard let p = grubenvPath, let env = try? readGrubenv(p) else { return .good }
             if env["boot_counter"] == nil || env["boot_success"] == "1" { return .good }
@@ -145,7 +145,7 @@ struct BootCounting {
 
     var counterFields: (left: Int?, done: Int?) {
         if backend == .uboot, let u = ubootCounter, u.trial == deployment.description { return (u.left, nil) }
-        guard backend == .bls, let c = EntryFileName(entryName ?? "")?.counter else { return (nil, nil) }
+        guard backend == .bls, let c = EntryFileName(entryOrImage: entryName ?? "")?.counter else { return (nil, nil) }
         return (c.left, c.done)
     }
 
@@ -167,7 +167,7 @@ struct BootCounting {
     mutating func blessCounter() throws -> String {
         switch backend {
         case .bls:
-            guard let entries, let current = entryName, let name = EntryFileName(current) else { return "no entry" }
+            guard let entries, let current = entryName, let name = EntryFileName(entryOrImage: current) else { return "no entry" }
             let target = name.blessed().fileName
             if target == current { return "\(current) is already blessed" }
             let mine = entries.files(of: deployment)
@@ -176,13 +176,13 @@ struct BootCounting {
                 // (its rename refuses to replace), and the deployment would stay counted forever.
                 // The counted file is the one that booted and passed, so it wins: one atomic rename
                 // over the twin leaves exactly one blessed entry.
-                try entries.directory.rename(current, to: target)
+                try entries.directory(of: current).rename(current, to: target)
             } else if entries.files.contains(where: { $0.name == target }) {
                 throw HealthError.refused("cannot bless \(current): \(target) exists and belongs to another deployment; not touching it")
             } else {
-                try entries.directory.rename(current, to: target, noReplace: true)
+                try entries.directory(of: current).rename(current, to: target, noReplace: true)
             }
-            try entries.directory.sync()
+            try entries.directory(of: target).sync()
             entryName = target
             return "renamed \(current) to \(target)"
         case .grubenv:
@@ -210,12 +210,13 @@ struct BootCounting {
     mutating func markBadCounter() throws -> String {
         switch backend {
         case .bls:
-            guard let entries, let current = entryName, let name = EntryFileName(current) else { return "no entry" }
+            guard let entries, let current = entryName, let name = EntryFileName(entryOrImage: current) else { return "no entry" }
             // After blessing the file name no longer shows DONE; the name the boot loader gave it at
             // this boot still does.
             var bad = name.markedBad()
-            if name.counter == nil, let booted = bootedName.flatMap(EntryFileName.init), let done = booted.counter?.done, done > 0 {
+            if name.counter == nil, let booted = bootedName.flatMap { EntryFileName(entryOrImage: $0) }, let done = booted.counter?.done, done > 0 {
                 bad = EntryFileName(id: name.id, counter: BootCounter(left: 0, done: done))
+                bad.suffix = name.suffix
             }
             let target = bad.fileName
             let mine = entries.files(of: deployment)
@@ -224,7 +225,7 @@ struct BootCounting {
                 if entries.files.contains(where: { $0.name == target }) && !mine.contains(target) {
                     throw HealthError.refused("cannot mark \(current) bad: \(target) exists and belongs to another deployment")
                 }
-                try entries.directory.rename(current, to: target)
+                try entries.directory(of: current).rename(current, to: target)
                 did = "renamed \(current) to \(target)"
             } else {
                 did = "\(current) is already marked bad"
@@ -232,12 +233,12 @@ struct BootCounting {
             // A stale twin of the same entry that still has tries (or none, i.e. blessed) would be
             // booted in its place: remove it, so that the bad mark holds.
             for twin in mine where twin != current && twin != target {
-                if let t = EntryFileName(twin), t.id == name.id, t.state != .bad {
-                    try entries.directory.remove(twin)
+                if let t = EntryFileName(entryOrImage: twin), t.id == name.id, t.state != .bad {
+                    try entries.directory(of: twin).remove(twin)
                     did += "; removed stale twin \(twin)"
                 }
             }
-            try entries.directory.sync()
+            try entries.directory(of: target).sync()
             entryName = target
             return did
         case .grubenv:

@@ -27,27 +27,55 @@ extension DeploymentName: Codable {
 }
 
 /// The live entry directory `$BOOT/loader/entries` (through the `loader -> loader.N` symlink, if
-/// any) and what each entry file says about its deployment.
+/// any), our UKIs in `$BOOT/EFI/Linux` (Type #2 entries, docs/UKI.md), and what each entry file
+/// says about its deployment.
 public struct BootEntries {
     public struct File: Sendable {
         public var name: String
         public var deployment: DeploymentName?
+        /// A Type #2 image in `EFI/Linux` (its counter is in its name as well).
+        public var isImage = false
     }
     public var directory: Directory
+    /// `EFI/Linux`, when it exists.
+    public var images: Directory?
     public var files: [File]
 
     public static func load(boot: String) throws -> BootEntries {
+        let root = try Directory.open(boot)
+        var images: Directory? = nil
+        var files: [File] = []
+        if (try? root.kind("EFI/Linux")) == .directory, let d = try? root.openDirectory("EFI/Linux", noFollow: true) {
+            images = d
+            for name in try d.entries() where name.hasPrefix(NameOrder.prefix) && UKIFileName(name) != nil {
+                guard (try? d.kind(name)) == .file,
+                      let entry = try? UKIPlacement.entry(of: name, in: d, shown: d.path + "/" + name) else { continue }
+                files.append(File(name: name, deployment: DeploymentName.fromCommandLine(entry.commandLine), isImage: true))
+            }
+        }
         // `loader` may be a symlink to `loader.N/`: follow it once, then stay inside that directory,
         // so that every rename happens in the live set the boot loader reads.
-        let loader = try Directory.open(boot).openDirectory("loader", noFollow: false)
-        let dir = try loader.openDirectory("entries", noFollow: true)
-        var files: [File] = []
+        let dir: Directory
+        do {
+            let loader = try root.openDirectory("loader", noFollow: false)
+            dir = try loader.openDirectory("entries", noFollow: true)
+        } catch {
+            // A machine whose every entry of ours is a UKI may have no entry directory at all.
+            guard let images, !files.isEmpty else { throw error }
+            return BootEntries(directory: images, images: images, files: files)
+        }
         for name in try dir.entries() where name.hasSuffix(".conf") && !name.hasPrefix(".") {
             guard (try? dir.kind(name)) == .file else { continue }
             let text = (try? dir.readText(name)) ?? ""
             files.append(File(name: name, deployment: deploymentOption(text, file: dir.path + "/" + name)))
         }
-        return BootEntries(directory: dir, files: files)
+        return BootEntries(directory: dir, images: images, files: files)
+    }
+
+    /// The directory a file of `files` is in.
+    public func directory(of name: String) -> Directory {
+        if let images, files.contains(where: { $0.name == name && $0.isImage }) { return images }
+        return directory
     }
 
     /// The `bootdeploy=` argument of the entry's `options` (the entries layer's parser). A file

@@ -47,8 +47,8 @@ public struct EntryDirectoryOrdering: DeploymentOrdering {
     public func orderedDeployments() throws -> [OrderedDeployment] {
         let entries = try BootEntries.load(boot: boot)
         let ours = entries.files.compactMap { f -> (OrderedDeployment, String)? in
-            guard let dep = f.deployment, f.name.hasPrefix("bd-") else { return nil }
-            let parsed = EntryFileName(f.name)
+            guard let dep = f.deployment, f.name.hasPrefix("bd-") || f.name.hasPrefix(NameOrder.prefix) else { return nil }
+            let parsed = EntryFileName(entryOrImage: f.name)
             let state = parsed.map { DeploymentHealth(rawValue: $0.state.rawValue)! } ?? .good
             return (OrderedDeployment(stateroot: dep.stateroot, id: dep.id, entryFileName: f.name, state: state), parsed?.id ?? f.name)
         }

@@ -21,3 +21,20 @@ extension Directory {
         return total
     }
 }
+
+extension Directory {
+    /// The first `count` bytes of a regular file below this directory (fewer when it is shorter):
+    /// for headers, without reading a large image whole.
+    public func readPrefix(_ name: String, count: Int) throws(SystemError) -> [UInt8] {
+        let f = try retryingOnInterrupt { openat(fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) }.get("open", sub(name))
+        defer { close(f) }
+        var out = [UInt8](repeating: 0, count: max(0, count))
+        var have = 0
+        while have < out.count {
+            let n = try retryingOnInterrupt { out.withUnsafeMutableBytes { pread(f, $0.baseAddress! + have, $0.count - have, off_t(have)) } }.get("read", sub(name))
+            if n == 0 { break }
+            have += n
+        }
+        return Array(out[0..<have])
+    }
+}

@@ -26,10 +26,10 @@ extension DeploymentManager {
             try tx.cleanLeftovers(left)
         }
         // Duplicate entries from an interrupted per-file update: rewrite the set without them.
-        if !cur.entries.duplicates.isEmpty {
+        if !cur.entries.duplicates.isEmpty || !cur.entries.ukiDuplicates.isEmpty {
             try beforeBootWrite()
             try commit(cur.plan, cur)
-            report.leftovers += cur.entries.duplicates.map { "entry \($0)" }
+            report.leftovers += cur.entries.duplicates.map { "entry \($0)" } + cur.entries.ukiDuplicates.map { "UKI \(UKIPlacement.directory)/\($0)" }
         }
         let live = Set(cur.entries.ours.map(\.qualifiedID))
         let bootedID = try booted()?.name.description

@@ -71,6 +71,12 @@ public final class DeploymentManager: @unchecked Sendable {
         tx.generated = try backend.generatedFiles(plan, records: records, context: context)
         try backend.install(context)
         try backend.armCounter(plan, context: context)
+        // UKIs are Type #2 entries in EFI/Linux, ordered by name with ours (UKICommit.swift).
+        if plan.entries.contains(where: { records[$0.qualifiedID]?.uki != nil })
+            || cur.entries.ours.contains(where: { $0.uki != nil }) || !cur.entries.ukiDuplicates.isEmpty {
+            try commitNameOrder(plan, cur, records: records, backend: backend, transaction: tx)
+            return
+        }
         try tx.apply { (top: Int?) throws(BootDeployError) -> [RenderedEntry] in
             try EntryRenderer.render(plan, records: records, top: top)
         }

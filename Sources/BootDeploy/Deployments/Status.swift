@@ -99,6 +99,8 @@ extension DeploymentManager {
             d.earlyBoot = r.earlyBoot
             d.earlyBootProblem = earlyBootProblem(r, thorough: false)
             d.uki = r.uki
+            // A placed image is its Type #2 entry; the record keeps the stored name it came from.
+            if let placed = entry?.uki { d.uki?.path = "\(UKIPlacement.directory)/\(placed.fileName)" }
             return d
         }
         var problems = runProblems + cur.problems + cur.entries.ourErrors.map(\.description) + cur.entries.foreignErrors.map(\.description)
@@ -141,9 +143,12 @@ extension DeploymentManager {
         rep.problems += cur.problems
         let entriesDir = "\(cur.boot.path)/\(cur.entries.entriesPath ?? "loader/entries")"
         for o in cur.entries.ours {
-            let file = "\(entriesDir)/\(o.name.fileName)"
+            let file = o.uki == nil ? "\(entriesDir)/\(o.name.fileName)" : "\(cur.boot.path)/\(UKIPlacement.directory)/\(o.name.fileName)"
             rep.checked.append(o.name.fileName)
             var paths: [String] = []
+            if o.uki != nil, o.entry.sortKey != EntryRenderer.sortKey || o.entry.version != nil {
+                rep.problems.append("\(file): its .osrel gives sort key \(quoted(o.entry.sortKey ?? "(none)")) and version \(quoted(o.entry.version ?? "(none)")), so systemd-boot does not boot it in our order (expected IMAGE_ID=\(EntryRenderer.sortKey) and no version; 'boot-deploy kargs' rebuilds it)")
+            }
             if let efi = o.entry.efi {
                 rep.problems += ukiProblems(entryFile: file, efi: efi, options: o.entry.commandLine, record: cur.records[o.qualifiedID], boot: cur.boot)
             } else {

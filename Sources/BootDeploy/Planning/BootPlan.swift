@@ -117,18 +117,36 @@ public enum EntryRenderer {
     }
 
     public static func render(_ plan: BootPlan, records: [String: DeploymentRecord], top: Int? = nil) throws(BootDeployError) -> [RenderedEntry] {
+        try render(plan, records: records, top: top, nameOrder: false)
+    }
+
+    /// `nameOrder`: the plan holds a UKI (`NameOrder`): names `bootdeploy-<rank>-<stateroot>`, no
+    /// `version`, and no Type #1 entry for a UKI deployment (its image is its entry).
+    public static func render(_ plan: BootPlan, records: [String: DeploymentRecord], top: Int?, nameOrder: Bool) throws(BootDeployError) -> [RenderedEntry] {
         let n = plan.entries.count
         let topRank = top ?? n
-        guard topRank <= maxRank, topRank - n >= 0 else { throw .refused("too many boot entries (at most \(maxRank))") }
+        guard topRank <= (nameOrder ? NameOrder.maxRank : maxRank), topRank - n >= 0 else { throw .refused("too many boot entries (at most \(maxRank))") }
         var out: [RenderedEntry] = []
         for (entry, rank) in zip(plan.entries, ranks(count: n, top: topRank)) {
             guard let rec = records[entry.qualifiedID] else {
                 throw .notFound("deployment \(entry.qualifiedID) has an entry but no record")
             }
-            let name = EntryFileName(id: fileID(stateroot: entry.stateroot, rank: rank), counter: entry.counter)
-            out.append(RenderedEntry(fileName: name.fileName, text: entryText(rec, rank: rank).render(), qualifiedID: entry.qualifiedID))
+            if nameOrder && rec.uki != nil { continue }
+            let id = nameOrder ? NameOrder.fileID(stateroot: entry.stateroot, rank: rank) : fileID(stateroot: entry.stateroot, rank: rank)
+            let name = EntryFileName(id: id, counter: entry.counter)
+            var text = entryText(rec, rank: rank)
+            if nameOrder { text.version = nil }
+            out.append(RenderedEntry(fileName: name.fileName, text: text.render(), qualifiedID: entry.qualifiedID))
         }
         return out
+    }
+
+    /// The Type #2 file names of a plan's UKI deployments in name order, ranks as `render` gives.
+    public static func ukiNames(_ plan: BootPlan, records: [String: DeploymentRecord], top: Int) -> [(qualifiedID: String, name: UKIFileName)] {
+        zip(plan.entries, ranks(count: plan.entries.count, top: top)).compactMap { entry, rank in
+            guard records[entry.qualifiedID]?.uki != nil else { return nil }
+            return (entry.qualifiedID, UKIFileName(id: NameOrder.fileID(stateroot: entry.stateroot, rank: rank), counter: entry.counter))
+        }
     }
 
     public static func entryText(_ rec: DeploymentRecord, rank: Int) -> BootEntry {
@@ -137,12 +155,6 @@ public enum EntryRenderer {
         e.version = String(rank)
         e.sortKey = sortKey
         e.options = [commandLine(rec)]
-        // A UKI deployment's entry starts its image (kernel, initramfs and this same command line
-        // inside, signed); the entry keeps order and counter (docs/UKI.md).
-        if let uki = rec.uki {
-            e.efi = "/\(uki.path)"
-            return e
-        }
         e.linux = "/\(rec.kernelDir)/vmlinuz"
         // Without an initramfs the kernel runs the early-boot binary from the physical root as init.
         e.initrd = rec.earlyBoot == nil ? ["/\(rec.kernelDir)/initramfs.img"] : []

@@ -7,6 +7,8 @@ public struct BootEntriesState: Sendable {
         public var qualifiedID: String
         public var name: EntryFileName
         public var entry: BootEntry
+        /// A UKI placed as a Type #2 entry (`EFI/Linux/<name>`); nil for a Type #1 entry.
+        public var uki: UKIFileName? = nil
     }
 
     /// Entries directory relative to the boot root (`loader.3/entries`, `loader/entries`), nil
@@ -31,6 +33,10 @@ public struct BootEntriesState: Sendable {
     /// Files a boot-loader backend generated into the entry set (`bootdeploy.*`): replaced by each
     /// transaction, never carried over.
     public var generated: [String] = []
+    /// Like `duplicates`, in `EFI/Linux/`: a deployment's image left under a second name.
+    public var ukiDuplicates: [String] = []
+    /// Whether any entry of ours is in name order (`NameOrder`), and the ranks those use.
+    public var nameOrderRanks: [Int] = []
 
     public func ours(_ qid: String) -> Ours? { ours.first { $0.qualifiedID == qid } }
 }
@@ -85,13 +91,53 @@ public final class BootPartition: @unchecked Sendable {
     /// Reads the entry set. Never fails because of a malformed entry: those are collected.
     public func load() throws(BootDeployError) -> BootEntriesState {
         var state = BootEntriesState(entriesPath: nil, ours: [], foreign: [], foreignFiles: [], ourErrors: [], foreignErrors: [], all: [])
-        guard let rel = try currentEntriesPath() else { return state }
-        state.entriesPath = rel
-        let d = try sys { () throws(SystemError) in try dir.openDirectory(rel, noFollow: false) }
         var loaded: [LoadedEntry] = []
+        // Our UKIs in EFI/Linux are entries too (Type #2), ordered with the Type #1 ones.
+        let images = try UKIPlacement.load(self)
+        state.ourErrors += images.errors
+        for f in images.found {
+            var n = EntryFileName(id: f.name.id, counter: f.name.counter)
+            n.suffix = f.name.suffix
+            loaded.append(LoadedEntry(name: n, entry: f.entry))
+            guard let qid = Self.deployment(of: f.entry) else {
+                state.ourErrors.append(EntryParseError(file: "\(path)/\(UKIPlacement.directory)/\(f.name)", line: 0, message: "UKI of ours without a valid bootdeploy=STATEROOT/ID in its .cmdline"))
+                continue
+            }
+            state.ours.append(.init(qualifiedID: qid, name: n, entry: f.entry, uki: f.name))
+        }
+        if let rel = try currentEntriesPath() {
+            state.entriesPath = rel
+            try loadEntries(rel, into: &state, loaded: &loaded)
+        }
+        let order = BootOrder.systemdBoot(loaded)
+        state.all = order
+        func pos(_ n: EntryFileName) -> Int { order.firstIndex { $0.name == n } ?? Int.max }
+        state.ours.sort { pos($0.name) < pos($1.name) }
+        var seen = Set<String>()
+        state.ours = state.ours.filter { o in
+            if seen.insert(o.qualifiedID).inserted { return true }
+            if o.uki != nil { state.ukiDuplicates.append(o.name.fileName) } else { state.duplicates.append(o.name.fileName) }
+            return false
+        }
+        state.nameOrderRanks = (state.ours.map(\.name.id) + state.ukiDuplicates.compactMap { UKIFileName($0)?.id }
+            + state.duplicates.compactMap { EntryFileName($0)?.id }).compactMap(NameOrder.rank(of:))
+        state.foreign.sort { pos($0.name) < pos($1.name) }
+        return state
+    }
+
+    /// The deployment an entry of ours boots: its `bootdeploy=` option, both names valid.
+    static func deployment(of entry: BootEntry) -> String? {
+        let qid = KernelArguments(parsing: entry.commandLine).value("bootdeploy")
+        guard let qid, let slash = qid.firstIndex(of: "/"), Names.isValid(String(qid[..<slash])),
+              Names.isValid(String(qid[qid.index(after: slash)...])) else { return nil }
+        return qid
+    }
+
+    private func loadEntries(_ rel: String, into state: inout BootEntriesState, loaded: inout [LoadedEntry]) throws(BootDeployError) {
+        let d = try sys { () throws(SystemError) in try dir.openDirectory(rel, noFollow: false) }
         for file in try sys({ () throws(SystemError) in try d.entries() }) {
             let full = "\(path)/\(rel)/\(file)"
-            let isOurs = file.hasPrefix("bd-")
+            let isOurs = file.hasPrefix("bd-") || file.hasPrefix(NameOrder.prefix)
             if GeneratedFile.isGeneratedName(file) { state.generated.append(file); continue }
             guard let name = EntryFileName(file), (try? d.kind(file)) == .file else {
                 if isOurs && file.hasSuffix(".conf") {
@@ -115,9 +161,7 @@ public final class BootPartition: @unchecked Sendable {
             let le = LoadedEntry(name: name, entry: entry)
             loaded.append(le)
             if isOurs {
-                let qid = KernelArguments(parsing: entry.commandLine).value("bootdeploy")
-                guard let qid, let slash = qid.firstIndex(of: "/"), Names.isValid(String(qid[..<slash])),
-                      Names.isValid(String(qid[qid.index(after: slash)...])) else {
+                guard let qid = Self.deployment(of: entry) else {
                     state.ourErrors.append(EntryParseError(file: full, line: 0, message: "entry of ours without a valid bootdeploy=STATEROOT/ID option"))
                     continue
                 }
@@ -127,17 +171,5 @@ public final class BootPartition: @unchecked Sendable {
                 state.foreign.append(le)
             }
         }
-        let order = BootOrder.systemdBoot(loaded)
-        state.all = order
-        func pos(_ n: EntryFileName) -> Int { order.firstIndex { $0.name == n } ?? Int.max }
-        state.ours.sort { pos($0.name) < pos($1.name) }
-        var seen = Set<String>()
-        state.ours = state.ours.filter { o in
-            if seen.insert(o.qualifiedID).inserted { return true }
-            state.duplicates.append(o.name.fileName)
-            return false
-        }
-        state.foreign.sort { pos($0.name) < pos($1.name) }
-        return state
     }
 }

@@ -254,7 +254,7 @@ struct EntryTransaction {
         let rel = state.entriesPath ?? "loader/entries"
         let e = try sys { () throws(SystemError) in try d.openDirectory(rel, noFollow: false) }
         // Pick a block of ranks disjoint from the ranks in use: above them if it fits, else below.
-        let used = state.ours.compactMap { rank(of: $0.name.id) }
+        let used = state.ours.filter { $0.uki == nil }.compactMap { rank(of: $0.name.id) }
         let count0 = try render(nil).count
         var top = (used.max() ?? 0) + count0
         if top > EntryRenderer.maxRank {
@@ -290,7 +290,7 @@ struct EntryTransaction {
         }
         do {
             try sys { () throws(SystemError) in
-                for o in state.ours where !written.contains(o.name.fileName) { try e.remove(o.name.fileName) }
+                for o in state.ours where o.uki == nil && !written.contains(o.name.fileName) { try e.remove(o.name.fileName) }
                 for f in state.duplicates where !written.contains(f) { try e.remove(f) }
                 for f in state.generated where !generated.contains(where: { $0.name == f }) { try e.remove(f) }
                 try e.sync()

@@ -25,7 +25,9 @@ public struct PEImage: Sendable {
     public let sections: [Section]
     private let bytes: [UInt8]
 
-    public init(_ bytes: [UInt8], file: String) throws(BootDeployError) {
+    /// `complete` false: `bytes` is only the start of the file (its headers); sections whose data
+    /// lies beyond it are listed, and `contents` gives nil for them.
+    public init(_ bytes: [UInt8], file: String, complete: Bool = true) throws(BootDeployError) {
         self.bytes = bytes
         self.file = file
         func bad(_ m: String) -> BootDeployError { .badInput(file: file, line: 0, message: m) }
@@ -58,7 +60,7 @@ public struct PEImage: Sendable {
             let s = Section(name: String(decoding: raw, as: UTF8.self),
                             virtualAddress: UInt64(PEImage.u32(bytes, h + 12)), virtualSize: UInt64(PEImage.u32(bytes, h + 8)),
                             rawOffset: Int(PEImage.u32(bytes, h + 20)), rawSize: Int(PEImage.u32(bytes, h + 16)))
-            guard s.rawOffset <= bytes.count, s.rawSize <= bytes.count - s.rawOffset else { throw bad("PE section \(quoted(s.name)) data out of bounds") }
+            guard !complete || (s.rawOffset <= bytes.count && s.rawSize <= bytes.count - s.rawOffset) else { throw bad("PE section \(quoted(s.name)) data out of bounds") }
             found.append(s)
         }
         sections = found
@@ -71,6 +73,7 @@ public struct PEImage: Sendable {
     public func contents(_ name: String) -> [UInt8]? {
         guard let s = section(name) else { return nil }
         let n = min(s.rawSize, Int(s.virtualSize))
+        guard s.rawOffset <= bytes.count, n <= bytes.count - s.rawOffset else { return nil }
         return Array(bytes[s.rawOffset..<(s.rawOffset + n)])
     }
 

@@ -41,27 +41,46 @@ public struct UKIFileName: Sendable, Hashable, CustomStringConvertible {
 /// The `.osrel` section of our UKIs.
 ///
 /// systemd-boot 252 and bootctl take a Type #2 entry's sort key from `IMAGE_ID` (else `ID`) and its
-/// version from `IMAGE_VERSION` (else `VERSION`, `VERSION_ID`, `BUILD_ID`), and order entries with
-/// a sort key by sort key, then version descending, exactly like Type #1 entries. Our Type #1
-/// entries carry `sort-key bootdeploy` and `version <rank>`; the same pair here puts Type #1 and
-/// Type #2 entries of ours into one order, the plan's. The rank is therefore part of the image:
-/// a UKI whose rank changes is rebuilt (and re-signed), never only renamed.
+/// version from `IMAGE_VERSION` (else `VERSION`, `VERSION_ID`, `BUILD_ID`). Ours carry
+/// `IMAGE_ID=bootdeploy` and none of the version keys: every entry of ours then ties on both and is
+/// ordered by its file name (`NameOrder`), so a reorder renames the image and never rebuilds or
+/// re-signs it. The tree's `VERSION_ID` is kept as `BOOTDEPLOY_VERSION_ID`, for people.
 public enum UKIOSRelease {
-    /// `rank` nil: no `IMAGE_ID`/`IMAGE_VERSION`, for images a Type #1 entry starts (`efi`), whose
-    /// order is the entry's; the image then does not change when the order does.
-    public static func render(title: String, qualifiedID: String, rank: Int?, treeOSRelease: [String: String] = [:]) -> String {
+    /// Keys that would give the image a version of its own (and so a place outside the name order).
+    public static let versionKeys = ["IMAGE_VERSION", "VERSION", "VERSION_ID", "BUILD_ID"]
+
+    /// `rank`: an `IMAGE_VERSION` (tests that show what systemd-boot does with a version); nil for
+    /// every image `deploy` builds.
+    public static func render(title: String, qualifiedID: String, rank: Int? = nil, treeOSRelease: [String: String] = [:]) -> String {
         var lines: [String] = []
         func add(_ k: String, _ v: String) { lines.append("\(k)=\(quote(v))") }
         add("PRETTY_NAME", "\(title) (\(qualifiedID))")
         add("NAME", treeOSRelease["NAME"] ?? title)
         if let id = treeOSRelease["ID"] { add("ID", id) }
-        if let v = treeOSRelease["VERSION_ID"] { add("VERSION_ID", v) }
-        if let rank {
-            add("IMAGE_ID", EntryRenderer.sortKey)
-            add("IMAGE_VERSION", String(rank))
-        }
+        if let v = treeOSRelease["VERSION_ID"] { add("BOOTDEPLOY_VERSION_ID", v) }
+        add("IMAGE_ID", EntryRenderer.sortKey)
+        if let rank { add("IMAGE_VERSION", String(rank)) }
         add("BOOTDEPLOY_DEPLOYMENT", qualifiedID)
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// os-release text as `KEY=value` pairs, quotes and backslash escapes removed; comments, blank
+    /// and malformed lines skipped (what systemd-boot does with them).
+    public static func parse(_ text: String) -> [String: String] {
+        var out: [String: String] = [:]
+        for raw in text.split(whereSeparator: { $0 == "\n" }) {
+            let line = raw.trimmingSpaces()
+            guard !line.hasPrefix("#"), let eq = line.firstIndex(of: "=") else { continue }
+            let key = String(line[..<eq])
+            var v = Substring(line[line.index(after: eq)...])
+            if let q = v.first, q == "\"" || q == "'", v.count >= 2, v.last == q { v = v.dropFirst().dropLast() }
+            var value = "", escaped = false
+            for c in v {
+                if escaped { value.append(c); escaped = false } else if c == "\\" { escaped = true } else { value.append(c) }
+            }
+            if !key.isEmpty { out[key] = value }
+        }
+        return out
     }
 
     /// os-release quoting: double quotes, with `\`, `"`, `$` and backquote escaped.
@@ -73,5 +92,16 @@ public enum UKIOSRelease {
             out.append(c)
         }
         return out + "\""
+    }
+}
+
+extension EntryFileName {
+    /// A Type #1 entry's name (`.conf`) or a Type #2 image's (`.efi`): systemd-boot counts on both
+    /// the same way; `fileName` gives back the name as spelled.
+    public init?(entryOrImage name: String) {
+        if let e = EntryFileName(name) { self = e; return }
+        guard let u = UKIFileName(name), var e = EntryFileName(String(name.utf8.dropLast(4))! + ".conf") else { return nil }
+        e.suffix = u.suffix
+        self = e
     }
 }

@@ -45,7 +45,7 @@ struct UKIStore {
         defer { if !finished { for n in [built, signedName, treeLinux, treeInitrd] where u.exists(n) { try? u.remove(n) } } }
 
         var contents = UKIContents(
-            osRelease: UKIOSRelease.render(title: record.title, qualifiedID: record.qualifiedID, rank: nil, treeOSRelease: osRelease),
+            osRelease: UKIOSRelease.render(title: record.title, qualifiedID: record.qualifiedID, treeOSRelease: osRelease),
             commandLine: EntryRenderer.commandLine(record), kernelRelease: record.kernelVersion,
             kernelPath: "\(boot.path)/\(record.kernelDir)/vmlinuz",
             initrdPath: record.earlyBoot == nil ? "\(boot.path)/\(record.kernelDir)/initramfs.img" : nil)
@@ -59,7 +59,13 @@ struct UKIStore {
                 try sys { () throws(SystemError) in try u.writeFile(treeInitrd, initrd, sync: false) }
                 contents.initrdPath = "\(here)/\(treeInitrd)"
             } else { contents.initrdPath = nil }
-            if let os = pe.contents(".osrel") { contents.osRelease = String(decoding: os, as: UTF8.self) }
+            if let os = pe.contents(".osrel") {
+                // The vendor's (or our previous) os-release, without the version keys that would
+                // take the image out of the name order (UKIOSRelease).
+                var tree = UKIOSRelease.parse(String(decoding: os, as: UTF8.self))
+                tree["VERSION_ID"] = tree["VERSION_ID"] ?? tree["BOOTDEPLOY_VERSION_ID"]
+                contents.osRelease = UKIOSRelease.render(title: record.title, qualifiedID: record.qualifiedID, treeOSRelease: tree)
+            }
             if let un = pe.contents(".uname") { contents.kernelRelease = String(decoding: un, as: UTF8.self) }
             source = "tree:\(name.split(separator: "/").last.map(String.init) ?? name)"
         }
