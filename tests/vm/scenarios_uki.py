@@ -131,6 +131,17 @@ def scenario_uki_fallback(env, work):
     check(isinstance(e1, dict) and e1["left"] is None, f"the factory UKI is blessed (no counter): {st.uki_names()}")
     check(isinstance(e2, dict) and e2["left"] == 0, f"the failed update stays marked bad: {st.uki_names()}")
     check(b.get("bootCountPath", "") == "", f"a blessed entry is not counted: {b.get('bootCountPath')}")
+    # The guest's own `boot-deploy status` reads the names systemd-boot and boot-health left on the ESP.
+    try:
+        doc = json.loads(b.get("deployStatus") or "")
+        guest = {f"{d['stateroot']}/{d['id']}": d for d in doc["deployments"]}
+    except (ValueError, KeyError, TypeError):
+        doc, guest = {}, {}
+    for d, e, state in ((v1, e1, "good"), (v2, e2, "bad")):
+        g = guest.get(d) or {}
+        check((g.get("uki") or {}).get("path") == f"EFI/Linux/{e['name']}" and g.get("entry") == e["name"]
+              and g.get("state") == state, f"the guest's status of {d}: {state}, its image {e['name']}: {g}")
+    check(not doc.get("problems"), f"the guest's status has no problems: {doc.get('problems')}")
     entries = st.entries_names()
     check(not st.our_type1(entries) and not [e for e in st.entries() if e["deployment"] in (v1, v2)],
           f"loader/entries holds no entry of ours for a UKI deployment: {entries}")
