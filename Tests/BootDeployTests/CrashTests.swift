@@ -52,7 +52,11 @@ struct CrashTests {
         for e in list {
             guard let qid = bootParameter(e) else { continue }
             let filesOK: Bool
-            if let efi = e["efi"] as? String {
+            if let linux = e["linux"] as? String, ("/" + linux).lowercased().hasPrefix("/efi/linux/") {
+                // A Type #2 entry (docs/UKI.md): bootctl shows the image (relative, without a
+                // leading slash) as its kernel, and its .cmdline as the options.
+                filesOK = ukiComplete(m.boot + "/" + linux, commandLine: e["options"] as? String)
+            } else if let efi = e["efi"] as? String {
                 // A UKI entry (docs/UKI.md): its image complete, with the entry's command line inside.
                 filesOK = ukiComplete(m.boot + efi, commandLine: e["options"] as? String)
             } else {
@@ -64,7 +68,7 @@ struct CrashTests {
             let parts = qid.split(separator: "/")
             let dep = m.root + "/bootdeploy/\(parts[0])/deploy/\(parts[1])"
             let depOK = FileManager.default.fileExists(atPath: dep + "/usr/bin/hello") && FileManager.default.fileExists(atPath: dep + ".json")
-            #expect(filesOK && depOK, "\(what): entry \(e["path"] ?? "?") is incomplete (files \(filesOK), deployment \(depOK))")
+            #expect(filesOK && depOK, "\(what): entry \(e["path"] ?? "?") is incomplete (files \(filesOK), deployment \(depOK)): \(e)")
             if filesOK && depOK { complete += 1 }
         }
         #expect(complete >= 1, "\(what): no complete entry")

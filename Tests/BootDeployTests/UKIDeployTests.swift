@@ -23,33 +23,51 @@ struct UKIDeployTests {
         return ((try? FileManager.default.contentsOfDirectory(atPath: d)) ?? []).sorted()
     }
 
-    static func entryText(_ m: Machine) throws -> String {
-        let f = try #require(m.entryFiles().first { $0.hasPrefix("bd-") && $0.hasSuffix(".conf") })
-        return try String(contentsOfFile: m.entriesDir + "/" + f, encoding: .utf8)
+    /// Files in `EFI/Linux` (our Type #2 entries).
+    static func placed(_ m: Machine) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: m.boot + "/EFI/Linux")) ?? []).sorted()
     }
 
-    @Test("deploy --uki: the entry starts a built UKI with the deployment's command line, kernel and initramfs")
+    /// The placed image of `qid` (found by its `.cmdline`), relative to the boot root with a
+    /// leading `/`.
+    static func image(_ m: Machine, _ qid: String) throws -> String {
+        let hit = try placed(m).first { f in
+            let pe = try Self.pe(m.boot + "/EFI/Linux/" + f)
+            return Self.text(pe, ".cmdline")?.hasSuffix("bootdeploy=\(qid)") == true
+        }
+        return "/EFI/Linux/" + (try #require(hit, "no image of \(qid) in EFI/Linux: \(placed(m))"))
+    }
+
+    /// Our Type #1 entries (either naming scheme).
+    static func ourEntries(_ m: Machine) -> [String] {
+        m.entryFiles().filter { $0.hasPrefix("bd-") || $0.hasPrefix(NameOrder.prefix) }
+    }
+
+    @Test("deploy --uki: a Type #2 entry in EFI/Linux, built with the deployment's command line, kernel and initramfs; no Type #1 entry")
     func deployBuilds() throws {
         try Self.requireTools("deployBuilds")
         let m = Machine()
         try m.initOS()
         let qid = try m.deploy(m.tree("a"), ["--uki"])
-        let entry = try Self.entryText(m)
-        let efiLine = try #require(entry.split(separator: "\n").first { $0.hasPrefix("efi ") }, "entry: \(entry)")
-        #expect(!entry.contains("\nlinux "), "a UKI entry names no separate kernel: \(entry)")
-        let path = m.boot + String(efiLine.dropFirst(4))
-        let pe = try Self.pe(path)
+        #expect(Self.ourEntries(m).isEmpty, "a UKI deployment has no Type #1 entry: \(m.entryFiles())")
+        #expect(Self.placed(m).count == 1 && Self.placed(m)[0].hasPrefix("bootdeploy-") && UKIFileName(Self.placed(m)[0])?.id.hasSuffix("-os") == true, "\(Self.placed(m))")
+        let path = try Self.image(m, qid)
+        let pe = try Self.pe(m.boot + path)
         #expect(Self.text(pe, ".cmdline") == "root=LABEL=testroot bootdeploy=\(qid)")
         #expect(Self.text(pe, ".linux") == "kernel-1" && Self.text(pe, ".initrd") == "initrd-1")
         #expect(Self.text(pe, ".uname") == "6.1.0-test")
-        #expect(Self.text(pe, ".osrel")?.contains("PRETTY_NAME=\"Test OS 1 (\(qid))\"") == true)
+        let osrel = UKIOSRelease.parse(Self.text(pe, ".osrel") ?? "")
+        #expect(osrel["PRETTY_NAME"] == "Test OS 1 (\(qid))" && osrel["IMAGE_ID"] == "bootdeploy", "\(osrel)")
+        #expect(UKIOSRelease.versionKeys.allSatisfy { osrel[$0] == nil }, "no version of its own: \(osrel)")
         let row = try #require(m.deployments().first)
         let uki = try #require(row["uki"] as? [String: Any], "status has no uki: \(row)")
         #expect(uki["signed"] as? Bool == false && uki["source"] as? String == "built")
-        #expect("/" + (uki["path"] as? String ?? "") == String(efiLine.dropFirst(4)))
+        #expect("/" + (uki["path"] as? String ?? "") == path)
+        #expect(row["entry"] as? String == String(path.split(separator: "/").last!))
         let v = try m.bd("validate")
         #expect(v.ok, "validate: \(v.stdout) \(v.stderr)")
-        #expect(Self.ukiFiles(m).allSatisfy { !$0.hasSuffix(".tmp") }, "\(Self.ukiFiles(m))")
+        // The image moved out of the content store into place.
+        #expect(Self.ukiFiles(m).isEmpty, "\(Self.ukiFiles(m))")
     }
 
     @Test("kargs of a UKI deployment rebuilds the image; cleanup removes the old one and any .tmp leftovers")
@@ -58,21 +76,23 @@ struct UKIDeployTests {
         let m = Machine()
         try m.initOS()
         let qid = try m.deploy(m.tree("a"), ["--uki"])
-        let before = Self.ukiFiles(m)
+        let before = Self.placed(m)
         #expect(before.count == 1)
+        let beforeDigest = try Self.digest(m.boot + "/EFI/Linux/" + before[0])
         try m.ok("kargs", ["--append", "quiet"])
-        let entry = try Self.entryText(m)
-        let efi = try #require(entry.split(separator: "\n").first { $0.hasPrefix("efi ") }).dropFirst(4)
+        let efi = try Self.image(m, qid)
         let pe = try Self.pe(m.boot + efi)
         #expect(Self.text(pe, ".cmdline") == "root=LABEL=testroot quiet bootdeploy=\(qid)")
         #expect(Self.text(pe, ".linux") == "kernel-1" && Self.text(pe, ".initrd") == "initrd-1")
-        #expect(!efi.hasSuffix(before[0]), "the image was not rebuilt")
+        #expect(try Self.digest(m.boot + efi) != beforeDigest, "the image was not rebuilt")
+        #expect(Self.placed(m).count == 1, "the replaced image is gone: \(Self.placed(m))")
         let v = try m.bd("validate")
         #expect(v.ok, "validate: \(v.stdout) \(v.stderr)")
-        // A crash mid-build leaves a .tmp image; cleanup removes it with the replaced image.
+        // A crash mid-build leaves a .tmp image in the store; cleanup removes it.
+        try FileManager.default.createDirectory(atPath: m.boot + "/bootdeploy/os/uki", withIntermediateDirectories: true)
         try Data("partial".utf8).write(to: URL(fileURLWithPath: m.boot + "/bootdeploy/os/uki/.os.build.tmp"))
         try m.ok("cleanup")
-        #expect(Self.ukiFiles(m) == [String(efi.split(separator: "/").last!)], "after cleanup: \(Self.ukiFiles(m))")
+        #expect(Self.ukiFiles(m).isEmpty, "after cleanup: \(Self.ukiFiles(m))")
         #expect(FileManager.default.fileExists(atPath: m.boot + efi))
         // A uki.conf validate cannot read is a problem naming it, not a signing check skipped in silence.
         try "signing maybe\n".write(toFile: m.root + "/bootdeploy/os/uki.conf", atomically: true, encoding: .utf8)
@@ -80,20 +100,80 @@ struct UKIDeployTests {
         #expect(!broken.ok && (broken.stdout + broken.stderr).contains("uki.conf:1"), "validate: \(broken.stdout) \(broken.stderr)")
     }
 
-    @Test("validate notices a UKI whose command line is not the deployment's")
-    func validateCatchesStaleImage() throws {
-        try Self.requireTools("validateCatchesStaleImage")
+    static func digest(_ path: String) throws -> [UInt8] {
+        let h = SHA256()
+        h.update(Array(try Data(contentsOf: URL(fileURLWithPath: path))))
+        return Array(h.finalizeHex().utf8)
+    }
+
+    @Test("a Type #1 factory and UKI updates share one order by name: deploy, rollback, undeploy, back to Type #1 names; bootctl agrees")
+    func mixedOrder() throws {
+        try Self.requireTools("mixedOrder")
         let m = Machine()
         try m.initOS()
-        _ = try m.deploy(m.tree("a"), ["--uki"])
-        let efi = try #require(try Self.entryText(m).split(separator: "\n").first { $0.hasPrefix("efi ") }).dropFirst(4)
-        // Replace the image by one built for another command line.
+        let factory = try m.deploy(m.tree("a"))
+        #expect(Self.ourEntries(m).allSatisfy { $0.hasPrefix("bd-os-") }, "\(m.entryFiles())")
+        let u1 = try m.deploy(m.tree("b", kernel: "kernel-2"), ["--uki"])
+        #expect(try m.order() == [u1, factory])
+        // The factory's entry is now in name order: no version, ranked below the UKI.
+        let t1 = try #require(Self.ourEntries(m).first, "\(m.entryFiles())")
+        #expect(t1.hasPrefix(NameOrder.prefix), "\(t1)")
+        let t1Text = try String(contentsOfFile: m.entriesDir + "/" + t1, encoding: .utf8)
+        #expect(!t1Text.contains("\nversion ") && t1Text.contains("sort-key bootdeploy"), "\(t1Text)")
+        let u2 = try m.deploy(m.tree("c", kernel: "kernel-3"), ["--uki", "--tries", "3"])
+        #expect(try m.order() == [u2, u1, factory])
+        let u2File = String(try Self.image(m, u2).split(separator: "/").last!)
+        #expect(UKIFileName(u2File)?.counter == BootCounter(left: 3, done: 0), "counter in the image's name: \(u2File)")
+        try Self.checkBootctl(m, [u2, u1, factory])
+        try m.ok("rollback")
+        #expect(try m.order() == [u1, u2, factory])
+        try Self.checkBootctl(m, [u1, u2, factory])
+        try m.ok("set-default", [factory])
+        #expect(try m.order() == [factory, u1, u2])
+        try Self.checkBootctl(m, [factory, u1, u2])
+        #expect(try m.bd("validate").ok)
+        try m.ok("undeploy", [u1])
+        try m.ok("undeploy", [u2])
+        #expect(try m.order() == [factory])
+        #expect(Self.placed(m).isEmpty, "\(Self.placed(m))")
+        #expect(Self.ourEntries(m).count == 1 && Self.ourEntries(m)[0].hasPrefix("bd-os-"), "back to version order: \(m.entryFiles())")
+        #expect(try m.bd("validate").ok)
+    }
+
+    /// The real bootctl lists our entries (Type #1 and Type #2) in `order`.
+    static func checkBootctl(_ m: Machine, _ order: [String]) throws {
+        guard TestEnv.isRoot, Bootctl.available else { return }
+        let listed = try m.bootctl()
+        let ours = listed.compactMap { e -> String? in
+            let opts = (e["options"] as? String) ?? ""
+            guard let r = opts.range(of: "bootdeploy=") else { return nil }
+            return String(opts[r.upperBound...].split(separator: " ").first ?? "")
+        }
+        #expect(ours == order, "bootctl order \(ours), expected \(order): \(listed.map { $0["id"] ?? "?" })")
+    }
+
+    @Test("validate notices a placed UKI with a version of its own, and one without bootdeploy= (which status also names)")
+    func validateCatchesForeignImage() throws {
+        try Self.requireTools("validateCatchesForeignImage")
+        let m = Machine()
+        try m.initOS()
+        let qid = try m.deploy(m.tree("a"), ["--uki"])
+        let efi = try Self.image(m, qid)
         let t = TempDir("ukistale")
         t.write("k", "kernel-1")
+        // An image rebuilt by someone else with IMAGE_VERSION: systemd-boot would sort it by version.
+        try UKIBuilder.build(UKIContents(osRelease: UKIOSRelease.render(title: "x", qualifiedID: qid, rank: 7), commandLine: "root=LABEL=other bootdeploy=\(qid)",
+                                         kernelRelease: "6.1.0-test", kernelPath: t.sub("k"), initrdPath: nil), scratch: t.path, output: m.boot + efi)
+        let v = try m.bd("validate")
+        #expect(!v.ok && (v.stdout + v.stderr).contains("version \"7\""), "validate: \(v.stdout) \(v.stderr)")
+        // An image of ours by name that does not say which deployment it boots.
         try UKIBuilder.build(UKIContents(osRelease: "NAME=x\n", commandLine: "root=LABEL=other", kernelRelease: "6.1.0-test",
                                          kernelPath: t.sub("k"), initrdPath: nil), scratch: t.path, output: m.boot + efi)
-        let v = try m.bd("validate")
-        #expect(!v.ok && (v.stdout + v.stderr).contains("command line"), "validate: \(v.stdout) \(v.stderr)")
+        let w = try m.bd("validate")
+        #expect(!w.ok && (w.stdout + w.stderr).contains(".cmdline") && (w.stdout + w.stderr).contains(String(efi.split(separator: "/").last!)),
+                "validate: \(w.stdout) \(w.stderr)")
+        let d = try m.bd("deploy", ["--stateroot", "os", "--tree", m.tree("b", kernel: "kernel-2"), "--uki"])
+        #expect(!d.ok && d.stderr.contains("EFI/Linux/"), "a mutating command names the image and changes nothing: \(d.stderr)")
     }
 
     @Test("signing required without a key refuses the deployment and leaves /boot as it was")
@@ -136,12 +216,14 @@ struct UKIDeployTests {
                                          kernelPath: t.sub("k"), initrdPath: t.sub("i")),
                              scratch: t.path, output: tree + "/usr/lib/modules/6.1.0-test/vendor.efi")
         let qid = try m.deploy(tree)   // no --uki: uki.conf says yes
-        let efi = try #require(try Self.entryText(m).split(separator: "\n").first { $0.hasPrefix("efi ") }).dropFirst(4)
+        let efi = try Self.image(m, qid)
         #expect(try run("/usr/bin/sbverify", ["--cert", keys.sub("db.crt"), m.boot + efi]).ok)
         let pe = try Self.pe(m.boot + efi)
         #expect(Self.text(pe, ".linux") == "tree-kernel" && Self.text(pe, ".initrd") == "tree-initrd")
         #expect(Self.text(pe, ".cmdline") == "root=LABEL=testroot bootdeploy=\(qid)")
-        #expect(Self.text(pe, ".osrel") == "NAME=Tree\n")
+        // The tree's os-release is kept, without a version that would take the image out of our order.
+        let osrel = UKIOSRelease.parse(Self.text(pe, ".osrel") ?? "")
+        #expect(osrel["NAME"] == "Tree" && osrel["IMAGE_ID"] == "bootdeploy" && osrel["VERSION_ID"] == nil, "\(osrel)")
         let uki = try #require(try m.deployments().first?["uki"] as? [String: Any])
         #expect(uki["signed"] as? Bool == true && uki["source"] as? String == "tree:vendor.efi")
         let v = try m.bd("validate")
@@ -156,15 +238,16 @@ struct UKIDeployTests {
         let first = try m.deploy(m.tree("a"), ["--uki"])
         let staged = try m.ok("deploy", ["--stateroot", "os", "--tree", m.tree("b", kernel: "kernel-2"), "--karg", "root=LABEL=testroot",
                                          "--uki", "--stage", "--no-start-unit"])
-        #expect(Self.ukiFiles(m).count == 2, "the staged image is built at stage time: \(Self.ukiFiles(m))")
+        #expect(Self.ukiFiles(m).count == 1 && Self.placed(m).count == 1, "the staged image is built at stage time: \(Self.ukiFiles(m)) \(Self.placed(m))")
         try m.ok("cleanup")
-        #expect(Self.ukiFiles(m).count == 2, "cleanup keeps the staged deployment's image: \(Self.ukiFiles(m))")
+        #expect(Self.ukiFiles(m).count == 1, "cleanup keeps the staged deployment's image: \(Self.ukiFiles(m))")
         try m.ok("finalize")
         #expect(try m.order() == [staged, first])
+        #expect(Self.ukiFiles(m).isEmpty && Self.placed(m).count == 2, "finalize placed it: \(Self.ukiFiles(m)) \(Self.placed(m))")
         let v = try m.bd("validate")
         #expect(v.ok, "validate: \(v.stdout) \(v.stderr)")
         try m.ok("cleanup")
-        #expect(Self.ukiFiles(m).count == 2)
+        #expect(Self.placed(m).count == 2)
         // Nothing boots the kernel directories of UKI deployments: cleanup removes them.
         let kernels = ((try? FileManager.default.contentsOfDirectory(atPath: m.boot + "/bootdeploy/os")) ?? []).filter { $0 != "uki" }
         #expect(kernels.isEmpty, "\(kernels)")

@@ -29,29 +29,43 @@ struct UKIBootctlTests {
         try FileManager.default.createDirectory(atPath: esp + "/EFI/Linux", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: esp + "/loader/entries", withIntermediateDirectories: true)
         let scratch = TempDir("ukiscratch")
-        // Ranks 4, 2, 1 are UKIs; 3 is a Type #1 entry. Rank 1 is exhausted, rank 4 is on trial.
+        // Name order (docs/UKI.md): ranks 4, 2, 1 are UKIs; 3 is a Type #1 entry; none has a
+        // version. Rank 1 is exhausted, rank 4 is on trial.
         let ukis: [(Int, BootCounter?)] = [(4, BootCounter(left: 2, done: 1)), (2, nil), (1, BootCounter(left: 0, done: 3))]
         for (rank, counter) in ukis {
-            let name = UKIFileName(id: EntryRenderer.fileID(stateroot: "os", rank: rank), counter: counter)
-            _ = try UKIBuildTests.build(scratch, rank: rank, output: esp + "/EFI/Linux/" + name.fileName,
+            let name = UKIFileName(id: NameOrder.fileID(stateroot: "os", rank: rank), counter: counter)
+            _ = try UKIBuildTests.build(scratch, rank: nil, output: esp + "/EFI/Linux/" + name.fileName,
                                         cmdline: "root=UUID=1 rw bootdeploy=os/d\(rank).0")
         }
         var e = BootEntry()
         e.title = "Type 1 (os/d3.0)"
-        e.version = "3"
         e.sortKey = EntryRenderer.sortKey
         e.linux = "/bootdeploy/os/k/vmlinuz"
         e.options = ["root=UUID=1 bootdeploy=os/d3.0"]
-        try e.render().write(toFile: esp + "/loader/entries/bd-os-003.conf", atomically: false, encoding: .utf8)
+        try e.render().write(toFile: esp + "/loader/entries/\(NameOrder.fileID(stateroot: "os", rank: 3)).conf", atomically: false, encoding: .utf8)
+        // A rank past 999 still sorts as a number, not as text.
+        _ = try UKIBuildTests.build(scratch, rank: nil, output: esp + "/EFI/Linux/" + NameOrder.fileID(stateroot: "os", rank: 1000) + ".efi",
+                                    cmdline: "root=UUID=1 rw bootdeploy=os/d1000.0")
 
         let listed = try Self.bootctlList(esp)
         let files = listed.map { (($0["path"] as? String) ?? "").split(separator: "/").last.map(String.init) ?? "?" }
-        #expect(files == ["bd-os-004+2-1.efi", "bd-os-003.conf", "bd-os-002.efi", "bd-os-001+0-3.efi"], "bootctl order: \(files)")
-        let first = try #require(listed.first)
+        #expect(files == ["bootdeploy-1000-os.efi", "bootdeploy-004-os+2-1.efi", "bootdeploy-003-os.conf", "bootdeploy-002-os.efi", "bootdeploy-001-os+0-3.efi"], "bootctl order: \(files)")
+        let first = try #require(listed.dropFirst().first)
         #expect(first["triesLeft"] as? Int == 2 && first["triesDone"] as? Int == 1)
-        #expect(first["version"] as? String == "4")
+        #expect(first["version"] == nil, "no version: \(first)")
         #expect(first["sortKey"] as? String == EntryRenderer.sortKey)
         #expect((first["options"] as? String ?? "").contains("bootdeploy=os/d4.0"), "options: \(first["options"] ?? "nil")")
-        #expect((first["title"] as? String ?? "").contains("os/abc.4"))
+        #expect((first["title"] as? String ?? "").contains("os/abc"))
+        // Our own reading of the same files agrees with bootctl.
+        let fixture = TempDir("ukiorder")
+        _ = fixture
+        let loaded = files.map { f -> LoadedEntry in
+            let n = EntryFileName(entryOrImage: f)!
+            var b = BootEntry()
+            b.sortKey = EntryRenderer.sortKey
+            b.linux = "/x"
+            return LoadedEntry(name: n, entry: b)
+        }
+        #expect(BootOrder.systemdBoot(loaded.reversed()).map(\.name.fileName) == files)
     }
 }

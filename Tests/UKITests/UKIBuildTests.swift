@@ -24,9 +24,9 @@ struct UKIBuildTests {
         return (t.sub("vmlinuz"), t.sub("initrd"))
     }
 
-    static func build(_ t: TempDir, rank: Int, output: String, cmdline: String = "root=UUID=1 rw bootdeploy=os/abc.0") throws -> UKIContents {
+    static func build(_ t: TempDir, rank: Int?, output: String, cmdline: String = "root=UUID=1 rw bootdeploy=os/abc.0") throws -> UKIContents {
         let (k, i) = payload(t)
-        let c = UKIContents(osRelease: UKIOSRelease.render(title: "Demo OS", qualifiedID: "os/abc.\(rank)", rank: rank),
+        let c = UKIContents(osRelease: UKIOSRelease.render(title: "Demo OS", qualifiedID: "os/abc.\(rank ?? 0)", rank: rank),
                             commandLine: cmdline, kernelRelease: "6.1.0-test", kernelPath: k, initrdPath: i)
         try UKIBuilder.build(c, stub: stub, scratch: t.path, output: output)
         return c

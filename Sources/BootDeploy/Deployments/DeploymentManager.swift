@@ -51,7 +51,7 @@ public final class DeploymentManager: @unchecked Sendable {
         for r in recs { byID[r.qualifiedID] = r }
         if forWriting {
             for o in entries.ours where byID[o.qualifiedID] == nil {
-                throw .badInput(file: "\(boot.path)/\(entries.entriesPath ?? "loader/entries")/\(o.name.fileName)", line: 0,
+                throw .badInput(file: entries.location(o, boot: boot.path), line: 0,
                                 message: "entry for \(o.qualifiedID), which has no deployment record (nothing was changed)")
             }
         }

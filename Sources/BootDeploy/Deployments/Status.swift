@@ -143,7 +143,7 @@ extension DeploymentManager {
         rep.problems += cur.problems
         let entriesDir = "\(cur.boot.path)/\(cur.entries.entriesPath ?? "loader/entries")"
         for o in cur.entries.ours {
-            let file = o.uki == nil ? "\(entriesDir)/\(o.name.fileName)" : "\(cur.boot.path)/\(UKIPlacement.directory)/\(o.name.fileName)"
+            let file = cur.entries.location(o, boot: cur.boot.path)
             rep.checked.append(o.name.fileName)
             var paths: [String] = []
             if o.uki != nil, o.entry.sortKey != EntryRenderer.sortKey || o.entry.version != nil {

@@ -39,6 +39,11 @@ public struct BootEntriesState: Sendable {
     public var nameOrderRanks: [Int] = []
 
     public func ours(_ qid: String) -> Ours? { ours.first { $0.qualifiedID == qid } }
+
+    /// Where an entry of ours is, for messages: its `.conf` file, or its image in `EFI/Linux`.
+    public func location(_ o: Ours, boot: String) -> String {
+        o.uki == nil ? "\(boot)/\(entriesPath ?? "loader/entries")/\(o.name.fileName)" : "\(boot)/\(UKIPlacement.directory)/\(o.name.fileName)"
+    }
 }
 
 /// The partition holding the boot entries and the kernels, and how its entry set is swapped.

@@ -37,12 +37,15 @@ extension DeploymentManager {
             }
         }
         do throws(BootDeployError) {
+            // From the first rename on, a failure is after the commit: the rename may have
+            // happened (its flush failed), so the caller must not undo what it names. The entry
+            // transaction says itself whether it failed before or after its own commit point.
             for (i, e) in plan.entries.enumerated() {
                 if i == firstType1 { try swap(); visible = true }
                 guard let linux, let name = names.first(where: { $0.qualifiedID == e.qualifiedID })?.name,
                       let source = sources[e.qualifiedID] else { continue }
-                try placement.move(from: source, to: name.fileName, linux: linux)
                 visible = true
+                try placement.move(from: source, to: name.fileName, linux: linux)
             }
             try swap()
             visible = true
