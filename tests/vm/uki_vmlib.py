@@ -1,6 +1,8 @@
 """Helpers of the UKI scenarios (scenarios_uki.py)."""
 import os
+import re
 import shutil
+import struct
 import subprocess
 
 import vmlib
@@ -42,7 +44,7 @@ def secure_boot_missing():
                    (VIRT_FW_VARS, f"virt-fw-vars (python3 -m venv {VENV} && {VENV}/bin/pip install virt-firmware)")):
         if not os.path.exists(p):
             return why
-    for t in ("sbsign", "openssl"):
+    for t in ("sbsign", "sbverify", "openssl"):
         if shutil.which(t) is None:
             return t
     return None
@@ -97,3 +99,115 @@ def bootctl_list(disk, dest):
     if r.returncode != 0:
         raise vmlib.VMError(f"bootctl list over {dest} failed ({r.returncode}): {r.stderr.strip()}")
     return [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+
+
+# Our Type #2 entries: EFI/Linux/bootdeploy-<rank>-<stateroot>[+LEFT[-DONE]].efi (rank: at least 3 digits).
+UKI_NAME_RE = re.compile(r"^(?P<base>bootdeploy-(?P<rank>\d{3,})-(?P<stateroot>[^+]+?))"
+                         r"(?:\+(?P<left>\d+)(?:-(?P<done>\d+))?)?\.efi$", re.I)
+
+
+def parse_uki_name(name):
+    """name, base (the name without counter and .efi), rank, left/done (None without a counter); None if not ours."""
+    m = UKI_NAME_RE.match(name)
+    if not m:
+        return None
+    left = m.group("left")
+    return {"name": name, "base": m.group("base"), "rank": int(m.group("rank")), "stateroot": m.group("stateroot"),
+            "left": int(left) if left is not None else None,
+            "done": int(m.group("done") or 0) if left is not None else None}
+
+
+def pe_sections(stream, wanted, what):
+    """The text of the wanted sections of a PE image read from a stream, reading no further than the last of
+    them (.osrel and .cmdline come before .initrd and .linux, so this reads a few hundred KiB)."""
+    buf = bytearray()
+
+    def need(n):
+        while len(buf) < n:
+            chunk = stream.read(max(n - len(buf), 1 << 16))
+            if not chunk:
+                raise vmlib.VMError(f"{what}: not a complete PE image (ended at byte {len(buf)}, needed {n})")
+            buf.extend(chunk)
+    need(0x40)
+    if bytes(buf[:2]) != b"MZ":
+        raise vmlib.VMError(f"{what}: no MZ header")
+    pe = struct.unpack_from("<I", buf, 0x3c)[0]
+    need(pe + 24)
+    if bytes(buf[pe:pe + 4]) != b"PE\0\0":
+        raise vmlib.VMError(f"{what}: no PE signature at {pe:#x}")
+    nsec = struct.unpack_from("<H", buf, pe + 6)[0]
+    table = pe + 24 + struct.unpack_from("<H", buf, pe + 20)[0]
+    need(table + 40 * nsec)
+    where = {}
+    for i in range(nsec):
+        o = table + 40 * i
+        name = bytes(buf[o:o + 8]).rstrip(b"\0").decode("ascii", "replace")
+        vsize, _vaddr, rawsize, rawptr = struct.unpack_from("<IIII", buf, o + 8)
+        where[name] = (rawptr, min(vsize, rawsize) if vsize else rawsize)
+    out = {}
+    for w in wanted:
+        if w in where:
+            p, n = where[w]
+            need(p + n)
+            out[w] = bytes(buf[p:p + n]).rstrip(b"\0").decode("utf-8", "replace")
+    return out
+
+
+def esp_image_sections(disk, path, wanted=(".cmdline", ".osrel")):
+    """Sections of an image on the disk's ESP, streamed with mtype (the image is not copied whole)."""
+    p = subprocess.Popen(["mtype", "-i", disk.esp, "::" + path], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, env=vmlib.mtools_env())
+    try:
+        return pe_sections(p.stdout, wanted, f"ESP {path}")
+    finally:
+        p.kill()
+        p.wait()
+
+
+def file_image_sections(path, wanted=(".cmdline", ".osrel")):
+    with open(path, "rb") as f:
+        return pe_sections(f, wanted, path)
+
+
+def _with_deployment(e, secs):
+    found = re.findall(r"(?:^|\s)bootdeploy=(\S+)", secs.get(".cmdline", ""))
+    e["deployment"] = found[-1] if found else None
+    e["cmdline"] = secs.get(".cmdline")
+    e["osrel"] = secs.get(".osrel")
+    return e
+
+
+def esp_ukis(disk):
+    """Our Type #2 entries on the disk's ESP, highest rank first, each with the deployment its .cmdline boots
+    (read from the image every time: a name says nothing about what it boots)."""
+    out = []
+    for n in disk.esp_list("/EFI/Linux"):
+        e = parse_uki_name(n)
+        if e is not None:
+            out.append(_with_deployment(e, esp_image_sections(disk, f"/EFI/Linux/{n}")))
+    return sorted(out, key=lambda e: -e["rank"])
+
+
+def dir_ukis(boot_dir):
+    """The same over a host directory standing in for the boot partition."""
+    d = os.path.join(boot_dir, "EFI", "Linux")
+    out = []
+    for n in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+        e = parse_uki_name(n)
+        if e is not None:
+            out.append(_with_deployment(e, file_image_sections(os.path.join(d, n))))
+    return sorted(out, key=lambda e: -e["rank"])
+
+
+def os_release(text):
+    out = {}
+    for line in (text or "").splitlines():
+        k, sep, v = line.strip().partition("=")
+        if sep and not k.startswith("#"):
+            out[k] = v.strip().strip("\"'")
+    return out
+
+
+def sbverify(path, crt):
+    """Whether the image's signature verifies with the certificate (sbverify --cert)."""
+    return subprocess.run(["sbverify", "--cert", crt, path], capture_output=True).returncode == 0
