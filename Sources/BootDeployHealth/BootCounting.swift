@@ -41,6 +41,7 @@ struct BootCounting {
         var c = BootCounting(backend: .none, deployment: deployment, boot: boot, sysroot: sysroot)
         // BLS: the entry carrying bootdeploy=<deployment>.
         if let entries = try? BootEntries.load(boot: boot) {
+            c.warnings += entries.problems
             let mine = entries.files(of: deployment)
             let efi = LoaderVariables.bootCountEntry(efivars: efivars)
             if let efi, !mine.contains(efi), !sameEntry(efi, asOneOf: mine),

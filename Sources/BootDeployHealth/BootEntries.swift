@@ -40,16 +40,23 @@ public struct BootEntries {
     /// `EFI/Linux`, when it exists.
     public var images: Directory?
     public var files: [File]
+    /// Images of ours that could not be read (named with their path), for the log.
+    public var problems: [String] = []
 
     public static func load(boot: String) throws -> BootEntries {
         let root = try Directory.open(boot)
         var images: Directory? = nil
         var files: [File] = []
+        var problems: [String] = []
         if (try? root.kind("EFI/Linux")) == .directory, let d = try? root.openDirectory("EFI/Linux", noFollow: true) {
             images = d
             for name in try d.entries() where name.hasPrefix(NameOrder.prefix) && UKIFileName(name) != nil {
-                guard (try? d.kind(name)) == .file,
-                      let entry = try? UKIPlacement.entry(of: name, in: d, shown: d.path + "/" + name) else { continue }
+                guard (try? d.kind(name)) == .file else { continue }
+                let entry: BootEntry
+                do { entry = try UKIPlacement.entry(of: name, in: d, shown: d.path + "/" + name) } catch {
+                    problems.append("\(error)")
+                    continue
+                }
                 files.append(File(name: name, deployment: DeploymentName.fromCommandLine(entry.commandLine), isImage: true))
             }
         }
@@ -62,14 +69,14 @@ public struct BootEntries {
         } catch {
             // A machine whose every entry of ours is a UKI may have no entry directory at all.
             guard let images, !files.isEmpty else { throw error }
-            return BootEntries(directory: images, images: images, files: files)
+            return BootEntries(directory: images, images: images, files: files, problems: problems)
         }
         for name in try dir.entries() where name.hasSuffix(".conf") && !name.hasPrefix(".") {
             guard (try? dir.kind(name)) == .file else { continue }
             let text = (try? dir.readText(name)) ?? ""
             files.append(File(name: name, deployment: deploymentOption(text, file: dir.path + "/" + name)))
         }
-        return BootEntries(directory: dir, images: images, files: files)
+        return BootEntries(directory: dir, images: images, files: files, problems: problems)
     }
 
     /// The directory a file of `files` is in.

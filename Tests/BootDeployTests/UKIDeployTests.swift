@@ -140,6 +140,22 @@ struct UKIDeployTests {
         #expect(try m.bd("validate").ok)
     }
 
+    @Test("an image whose counter is spelled without DONE (+3) is read and named as spelled")
+    func spelledCounter() throws {
+        try Self.requireTools("spelledCounter")
+        let m = Machine()
+        try m.initOS()
+        let qid = try m.deploy(m.tree("a"), ["--uki", "--tries", "3"])
+        let placed = String(try Self.image(m, qid).split(separator: "/").last!)
+        let spelled = placed.replacingOccurrences(of: "+3-0.efi", with: "+3.efi")
+        #expect(spelled != placed, "\(placed)")
+        try FileManager.default.moveItem(atPath: m.boot + "/EFI/Linux/" + placed, toPath: m.boot + "/EFI/Linux/" + spelled)
+        #expect(try m.deployments().first?["entry"] as? String == spelled)
+        let next = try m.deploy(m.tree("b", kernel: "kernel-2"), ["--uki"])
+        #expect(try m.order() == [next, qid])
+        #expect(Self.placed(m).count == 2 && !Self.placed(m).contains(spelled), "the old name was renamed, not left: \(Self.placed(m))")
+    }
+
     /// The real bootctl lists our entries (Type #1 and Type #2) in `order`.
     static func checkBootctl(_ m: Machine, _ order: [String]) throws {
         guard TestEnv.isRoot, Bootctl.available else { return }

@@ -4,7 +4,7 @@ import Foundation
 import Testing
 import TestSupport
 
-private func ordered(_ items: [(String, DeploymentHealth)]) -> RecordingOrdering {
+func ordered(_ items: [(String, DeploymentHealth)]) -> RecordingOrdering {
     RecordingOrdering(items.map { key, state in
         let p = key.split(separator: "/").map(String.init)
         return OrderedDeployment(stateroot: p[0], id: p[1], entryFileName: nil, state: state)

@@ -35,7 +35,7 @@ struct Type2CountingTests {
         try Self.image(f, "bootdeploy-002-os+2-1.efi", deployment: "os/new.1")
         f.entry("bootdeploy-001-os.conf", deployment: "os/old.0", rank: "001")
         f.loaderBootCountPath("bootdeploy-002-os+2-1.efi")
-        let s = try f.service(ordered2([("os/new.1", .indeterminate), ("os/old.0", .good)]))
+        let s = try f.service(ordered([("os/new.1", .indeterminate), ("os/old.0", .good)]))
         _ = try s.markGood()
         #expect(Self.images(f) == ["bootdeploy-002-os.efi"])
         #expect(f.entries() == ["bootdeploy-001-os.conf"])
@@ -53,17 +53,10 @@ struct Type2CountingTests {
         try FileManager.default.removeItem(atPath: f.boot + "/loader.1")
         try Self.image(f, "bootdeploy-005-os+3.efi", deployment: "os/new.1")
         try Self.image(f, "bootdeploy-004-os.efi", deployment: "os/old.0")
-        let s = try f.service(ordered2([("os/new.1", .indeterminate), ("os/old.0", .good)]))
+        let s = try f.service(ordered([("os/new.1", .indeterminate), ("os/old.0", .good)]))
         _ = try s.markBad(reason: nil, reboot: false)
         #expect(Self.images(f) == ["bootdeploy-004-os.efi", "bootdeploy-005-os+0.efi"])
         _ = try s.markGood()
         #expect(Self.images(f) == ["bootdeploy-004-os.efi", "bootdeploy-005-os.efi"])
     }
-}
-
-private func ordered2(_ items: [(String, DeploymentHealth)]) -> RecordingOrdering {
-    RecordingOrdering(items.map { key, state in
-        let p = key.split(separator: "/").map(String.init)
-        return OrderedDeployment(stateroot: p[0], id: p[1], entryFileName: nil, state: state)
-    })
 }

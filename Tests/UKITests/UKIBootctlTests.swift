@@ -57,8 +57,6 @@ struct UKIBootctlTests {
         #expect((first["options"] as? String ?? "").contains("bootdeploy=os/d4.0"), "options: \(first["options"] ?? "nil")")
         #expect((first["title"] as? String ?? "").contains("os/abc"))
         // Our own reading of the same files agrees with bootctl.
-        let fixture = TempDir("ukiorder")
-        _ = fixture
         let loaded = files.map { f -> LoadedEntry in
             let n = EntryFileName(entryOrImage: f)!
             var b = BootEntry()

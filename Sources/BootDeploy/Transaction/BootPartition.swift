@@ -101,8 +101,8 @@ public final class BootPartition: @unchecked Sendable {
         let images = try UKIPlacement.load(self)
         state.ourErrors += images.errors
         for f in images.found {
-            var n = EntryFileName(id: f.name.id, counter: f.name.counter)
-            n.suffix = f.name.suffix
+            // The name as spelled on disk (`+3`, not `+3-0`): removals and messages use it.
+            guard let n = EntryFileName(entryOrImage: f.name.fileName) else { continue }
             loaded.append(LoadedEntry(name: n, entry: f.entry))
             guard let qid = Self.deployment(of: f.entry) else {
                 state.ourErrors.append(EntryParseError(file: "\(path)/\(UKIPlacement.directory)/\(f.name)", line: 0, message: "UKI of ours without a valid bootdeploy=STATEROOT/ID in its .cmdline"))
