@@ -75,6 +75,13 @@ struct FreezeTests {
         let gen = try ns.must("readlink \(n.m.boot)/loader").trimmingCharacters(in: .whitespacesAndNewlines)
         let seen = try ns.sh("debugfs -D -R 'cat /\(gen)/entries/\(newest)' \(dev) 2>/dev/null")
         #expect(seen.ok && seen.stdout == want, "the device's own blocks do not hold \(gen)/entries/\(newest): \(seen.stdout) \(seen.stderr)")
+        // And GRUB's own ext2 driver (grub-fstest) reading the image file behind the loop device.
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/grub-fstest") {
+            let grub = try ns.sh("grub-fstest '\(n.m.tmp.sub("boot.img"))' cat '/\(gen)/entries/\(newest)'")
+            #expect(grub.ok && grub.stdout == want, "GRUB does not read \(gen)/entries/\(newest) from the image: \(grub.stdout) \(grub.stderr)")
+        } else {
+            print("SKIP: grub-fstest not installed (grub-common, scripts/install-deps.sh check): GRUB's own reading of the image not checked")
+        }
         // A foreign freeze is still found without a freeze of ours: refused, nothing written.
         try ns.must("fsfreeze -f \(n.m.boot)")
         let r = try Self.boot(n, ["rollback"], timeout: 30)
