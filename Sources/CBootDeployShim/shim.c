@@ -38,6 +38,10 @@ int bd_unshare(int flags) { return unshare(flags); }
 
 int bd_fifreeze(int fd) { int arg = 0; return ioctl(fd, FIFREEZE, &arg); }
 int bd_fithaw(int fd) { int arg = 0; return ioctl(fd, FITHAW, &arg); }
+#ifndef EXT4_IOC_CHECKPOINT
+#define EXT4_IOC_CHECKPOINT _IOW('f', 43, uint32_t)
+#endif
+int bd_ext4_checkpoint(int fd) { uint32_t flags = 0; return ioctl(fd, EXT4_IOC_CHECKPOINT, &flags); }
 
 int bd_syncfs(int fd) { return syncfs(fd); }
 

@@ -19,6 +19,9 @@ extern const int bd_clone_newns;
 /* Freeze and thaw a filesystem (FIFREEZE / FITHAW) through any fd on it. */
 int bd_fifreeze(int fd);
 int bd_fithaw(int fd);
+/* EXT4_IOC_CHECKPOINT (Linux 5.13): commit ext4's journal and write it back into place, without
+ * freezing. -1 with ENOTTY/EINVAL on an older kernel, ENODEV without a journal. */
+int bd_ext4_checkpoint(int fd);
 
 /* A watchdog child that thaws the filesystem behind fd when this process dies without calling
  * bd_freeze_watchdog_stop, or after timeout_ms (freeze_watchdog.c). Start it before FIFREEZE. */
