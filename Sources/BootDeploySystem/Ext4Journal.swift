@@ -58,7 +58,8 @@ public enum Ext4Journal {
         if let d = try? Directory.open("/sys/dev/block/\(major):\(minor)"), let text = try? d.readText("uevent") {
             for line in text.split(separator: "\n") where line.hasPrefix("DEVNAME=") {
                 let name = line.dropFirst("DEVNAME=".count)
-                if !name.isEmpty && !name.contains("..") { return "/dev/" + name }
+                // (Sequence.contains, not StringProtocol.contains(String): that one links _StringProcessing.)
+                if !name.isEmpty && !name.split(separator: "/").contains(where: { $0 == ".." }) { return "/dev/" + name }
             }
         }
         return BlockDevices.deviceNode(major: major, minor: minor)
