@@ -22,7 +22,7 @@ let package = Package(
         .systemLibrary(name: "CBlkid", pkgConfig: "blkid", providers: [.apt(["libblkid-dev"])]),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         // SHA-256 for content addressing; boot-deploy and boot-health only, never early boot.
-        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libgcrypt", providers: [.apt(["libgcrypt20-dev"])]),
         .target(
             name: "CBootDeployShim",
             cSettings: [.define("_GNU_SOURCE")]
@@ -54,14 +54,19 @@ let package = Package(
             name: "BootDeployHealth",
             dependencies: ["BootDeploy", "BootDeployEarlyBoot", "CSystemdShim"]
         ),
+        // One start-up shortcut for both command-line tools (ArgumentParser only).
+        .target(
+            name: "BootDeployCLI",
+            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .executableTarget(
             name: "boot-deploy",
             // CSystemdShim: starting bootdeploy-finalize.service over sd-bus (deploy --stage).
-            dependencies: ["BootDeploy", "CSystemdShim", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["BootDeploy", "BootDeployCLI", "CSystemdShim", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "boot-health",
-            dependencies: ["BootDeployHealth", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["BootDeployHealth", "BootDeployCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // The early-boot binary: no Foundation, no ArgumentParser, no libsystemd.
         .executableTarget(

@@ -2,7 +2,7 @@
 # Installs the Debian packages a make target needs, only those that are missing.
 # Usage: scripts/install-deps.sh build|check|demo|vm|bench|deb
 set -euo pipefail
-build=(pkg-config libmount-dev libblkid-dev libsystemd-dev libssl-dev)
+build=(pkg-config libmount-dev libblkid-dev libsystemd-dev libgcrypt20-dev)
 check=("${build[@]}" systemd systemd-boot systemd-boot-efi mtools dosfstools fdisk e2fsprogs xfsprogs util-linux
        strace dbus python3 python3-dbusmock libglib2.0-bin grub-common dracut-core cpio busybox-static kmod
        binutils tzdata qemu-system-x86 ovmf prometheus-node-exporter grub-pc-bin grub-efi-amd64-bin

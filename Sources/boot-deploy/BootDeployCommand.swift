@@ -1,5 +1,6 @@
 import ArgumentParser
 import BootDeploy
+import BootDeployCLI
 import BootDeployEarlyBoot
 import Glibc
 
@@ -60,4 +61,15 @@ struct BootDeployCommand: ParsableCommand {
         subcommands: [Init.self, Deploy.self, Status.self, Rollback.self, SetDefault.self, Pin.self, Unpin.self,
                       Undeploy.self, Cleanup.self, Kargs.self, Validate.self, Finalize.self, PrepareRootCommand.self,
                       InstallInit.self])
+}
+
+extension BootDeployCommand {
+    static func main() {
+        mainDispatching([
+            "init": Init.self, "deploy": Deploy.self, "status": Status.self, "rollback": Rollback.self,
+            "set-default": SetDefault.self, "pin": Pin.self, "unpin": Unpin.self, "undeploy": Undeploy.self,
+            "cleanup": Cleanup.self, "kargs": Kargs.self, "validate": Validate.self, "finalize": Finalize.self,
+            "prepare-root": PrepareRootCommand.self, "install-init": InstallInit.self,
+        ])
+    }
 }

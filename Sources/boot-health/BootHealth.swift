@@ -1,4 +1,5 @@
 import ArgumentParser
+import BootDeployCLI
 
 @main
 struct BootHealth: ParsableCommand {
@@ -6,4 +7,11 @@ struct BootHealth: ParsableCommand {
         commandName: "boot-health",
         abstract: "Judge whether this boot is healthy; bless it, or mark it bad and roll back.",
         subcommands: [Check.self, Run.self, MarkGood.self, MarkBad.self, Status.self, Report.self])
+}
+
+extension BootHealth {
+    static func main() {
+        mainDispatching(["check": Check.self, "run": Run.self, "mark-good": MarkGood.self, "mark-bad": MarkBad.self,
+                         "status": Status.self, "report": Report.self])
+    }
 }
