@@ -325,6 +325,18 @@ for n in $SIZES; do
     value_row "cleanup, $n existing: fsync+fdatasync+syncfs" "cleanup.$n.bd.flush" "cleanup.$n.ot.flush" calls "ours: $(cat "$W/samples/cleanup.$n.bd.split" 2>/dev/null); ostree: $(cat "$W/samples/cleanup.$n.ot.split" 2>/dev/null)"
     timed_row "undeploy the newest, $n existing: wall" "undeploy.$n.bd" "undeploy.$n.ot"
 done
+# How each tool's cost grows with the number of deployments: the median at the largest size over
+# the median at the smallest, for each tool from its own samples (issue #17: deploy <= 1.2x, status flat).
+first=${SIZES%% *} last=${SIZES##* }
+if [ "$first" != "$last" ]; then
+    for what in deploy status; do
+        [ -s "$W/samples/$what.$first.bd" ] && [ -s "$W/samples/$what.$last.bd" ] || continue
+        row "$what cost, $last vs $first existing (growth)" \
+            "$(ratio "$(median "$what.$last.bd")" "$(median "$what.$first.bd")")" \
+            "$(ratio "$(median "$what.$last.ot")" "$(median "$what.$first.ot")")" "-" \
+            "each tool's own median at $last over its median at $first"
+    done
+fi
 if [ -s "$W/samples/finalize.bd" ]; then
     why="ostree: 'admin deploy --stage' refuses offline: Cannot stage deployment: Not currently booted into an OSTree system"
     last=${SIZES##* }
