@@ -13,7 +13,9 @@ public struct EarlyBootRecord: Sendable, Equatable {
 
     /// Reads and checks a record. `file` names it in errors; `expected` is the deployment the
     /// command line asked for, which the record must describe (a record copied from another
-    /// deployment must not make us mount that one).
+    /// deployment must not make us mount that one). Only `schema`, `stateroot`, `id` and `layout`
+    /// are read, through `DeploymentRecord`'s own decoders; every other key is left alone, so the
+    /// record can grow without breaking boot.
     public static func parse(_ bytes: [UInt8], file: String, expected: DeploymentName) throws(PrepareRootError) -> EarlyBootRecord {
         let json: JSONValue
         do {
@@ -21,52 +23,35 @@ public struct EarlyBootRecord: Sendable, Equatable {
         } catch {
             throw PrepareRootError("\(file): \(error)")
         }
-        func need<T>(_ key: String, _ value: T?, _ kind: String) throws(PrepareRootError) -> T {
-            guard let value else { throw PrepareRootError("\(file): \"\(key)\" is missing or not \(kind)") }
-            return value
+        guard let object = json.object else { throw PrepareRootError("\(file): not a JSON object") }
+        let f = RecordFields(object: object, file: file, bytes: bytes, path: "", offset: 0)
+        do {
+            _ = try DeploymentRecord.schema(of: f)
+            let (stateroot, id) = try DeploymentRecord.identity(of: f)
+            guard stateroot == expected.stateroot, id == expected.id else {
+                throw PrepareRootError("\(file): describes \(PrepareRootError.printable(stateroot))/\(PrepareRootError.printable(id)), not \(expected)")
+            }
+            guard let layoutFields = try f.object(DeploymentRecord.Key.layout) else { throw PrepareRootError("\(file): no layout") }
+            let layout = try MountLayout(fields: layoutFields)
+            try layout.validate(for: expected, file: file)
+            return EarlyBootRecord(stateroot: stateroot, id: id, layout: layout)
+        } catch let e as RecordError {
+            throw PrepareRootError(e.description)
+        } catch let e as PrepareRootError {
+            throw e
+        } catch {
+            throw PrepareRootError("\(file): \(error)")
         }
-        guard json.object != nil else { throw PrepareRootError("\(file): not a JSON object") }
-        let schema = try need("schema", json["schema"]?.int, "an integer")
-        guard schema == 1 else { throw PrepareRootError("\(file): schema \(schema) is not supported (this prepare-root reads schema 1)") }
-        let stateroot = try need("stateroot", json["stateroot"]?.string, "a string")
-        let id = try need("id", json["id"]?.string, "a string")
-        guard stateroot == expected.stateroot, id == expected.id else {
-            throw PrepareRootError("\(file): describes \(PrepareRootError.printable(stateroot))/\(PrepareRootError.printable(id)), not \(expected)")
-        }
-        let layoutJSON = try need("layout", json["layout"]?.object != nil ? json["layout"] : nil, "an object")
-        let layout = try MountLayout(json: layoutJSON, file: file)
-        try layout.validate(for: expected, file: file)
-        return EarlyBootRecord(stateroot: stateroot, id: id, layout: layout)
     }
 }
 
 extension MountLayout {
-    /// Decodes the keys `JSONEncoder` writes for `MountLayout` (docs/ON-DISK.md).
+    /// A layout on its own (what `status --json` shows), read with the record's own decoder.
     public init(json: JSONValue, file: String) throws(PrepareRootError) {
-        func need<T>(_ what: String, _ value: T?, _ kind: String) throws(PrepareRootError) -> T {
-            guard let value else { throw PrepareRootError("\(file): layout \(what) is missing or not \(kind)") }
-            return value
+        guard let o = json.object else { throw PrepareRootError("\(file): layout is not an object") }
+        do { self = try MountLayout(fields: RecordFields(object: o, file: file, bytes: [], path: "layout.", offset: 0)) } catch {
+            throw PrepareRootError(error.description)
         }
-        let version = try need("\"version\"", json["version"]?.int, "an integer")
-        guard version == 1 else { throw PrepareRootError("\(file): layout version \(version) is not supported") }
-        let root = try need("\"root\"", json["root"]?.string, "a string")
-        let list = try need("\"mounts\"", json["mounts"]?.array, "an array")
-        var mounts: [BindMount] = []
-        for (n, m) in list.enumerated() {
-            let at = "mounts[\(n)]"
-            guard m.object != nil else { throw PrepareRootError("\(file): layout \(at) is not an object") }
-            let originText = try need("\(at).origin", m["origin"]?.string, "a string")
-            guard let origin = BindMount.Origin(rawValue: originText) else {
-                throw PrepareRootError("\(file): layout \(at).origin \"\(PrepareRootError.printable(originText))\" is neither \"deployment\" nor \"physical\"")
-            }
-            mounts.append(BindMount(
-                origin: origin,
-                source: try need("\(at).source", m["source"]?.string, "a string"),
-                target: try need("\(at).target", m["target"]?.string, "a string"),
-                readOnly: try need("\(at).readOnly", m["readOnly"]?.bool, "a boolean"),
-                purpose: m["purpose"]?.string ?? ""))
-        }
-        self.init(version: version, root: root, mounts: mounts)
     }
 
     /// Refuses a layout that would mount anything outside the physical root or the deployment:

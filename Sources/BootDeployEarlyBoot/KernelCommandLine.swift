@@ -50,8 +50,10 @@ public struct KernelCommandLine: Sendable, Equatable {
     public func last(_ key: String) -> String? { values(key).last }
 }
 
-/// What `bootdeploy=<stateroot>/<id>` names.
-public struct DeploymentName: Sendable, Equatable, CustomStringConvertible {
+/// A deployment's identity: its stateroot and its id, `<stateroot>/<id>` when written (the
+/// `bootdeploy=` argument, records, status). Every layer names a deployment with this type; a
+/// string appears only where it is read (then parsed once) or shown (`description`).
+public struct DeploymentName: Sendable, Hashable, Comparable, CustomStringConvertible {
     public var stateroot: String
     public var id: String
 
@@ -79,18 +81,29 @@ public struct DeploymentName: Sendable, Equatable, CustomStringConvertible {
         id = String(parts[1])
     }
 
-    /// Why `name` is not a valid stateroot or deployment id, or nil when it is.
+    /// Why `name` is not a valid stateroot or deployment id, or nil when it is: 1-64 of
+    /// `[A-Za-z0-9._-]`, not starting with `.` or `-`. The one rule for these names (prepare-root,
+    /// boot-deploy's `Names`, records, run-state files): it keeps `/`, `..`, whitespace, quotes and
+    /// control characters out of paths, kernel arguments and boot-loader file-name sorts.
     public static func problem(_ name: String) -> String? {
         let u = Array(name.utf8)
         if u.isEmpty { return "is empty" }
         if u.count > 64 { return "is longer than 64 characters" }
-        if u[0] == UInt8(ascii: ".") || u[0] == UInt8(ascii: "-") { return "must not start with '.' or '-'" }
         for b in u {
             let ok = (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
                 || b == UInt8(ascii: ".") || b == UInt8(ascii: "_") || b == UInt8(ascii: "-")
-            if !ok { return "contains a character outside [A-Za-z0-9._-]" }
+            if ok { continue }
+            if b == UInt8(ascii: "/") { return "contains '/'" }
+            if b < 0x20 || b == 0x7f { return "contains a character outside [A-Za-z0-9._-] (a control character)" }
+            return "contains a character outside [A-Za-z0-9._-]"
         }
+        if u[0] == UInt8(ascii: ".") || u[0] == UInt8(ascii: "-") { return "must not start with '.' or '-'" }
         return nil
+    }
+
+    /// Ordered as their written forms are, so that lists sorted by name read as before.
+    public static func < (a: DeploymentName, b: DeploymentName) -> Bool {
+        a.stateroot == b.stateroot ? a.id < b.id : a.description < b.description
     }
 
     public var description: String { "\(stateroot)/\(id)" }

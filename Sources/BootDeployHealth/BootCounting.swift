@@ -125,8 +125,8 @@ struct BootCounting {
     }
 
     /// The state the counter shows right now (`bad` set is the software backend's memory).
-    func state(badList: [String]) -> DeploymentHealth {
-        if badList.contains(deployment.description) && backend != .bls { return .bad }
+    func state(bad: Set<DeploymentName>) -> DeploymentHealth {
+        if bad.contains(deployment) && backend != .bls { return .bad }
         switch backend {
         case .bls:
             return EntryFileName(entryOrImage: entryName ?? "").map { DeploymentHealth(rawValue: $0.state.rawValue)! } ?? .good

@@ -38,7 +38,7 @@ extension HealthService {
         // The deployment layer's order (records, else the entries themselves).
         var orderError = ""
         do {
-            if try ordering.orderedDeployments().contains(where: { $0.key == d.description }) { return nil }
+            if try ordering.orderedDeployments().contains(where: { $0.deployment == d }) { return nil }
         } catch {
             orderError = "; the boot order could not be read: \(error)"
         }

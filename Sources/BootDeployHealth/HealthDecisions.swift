@@ -66,7 +66,7 @@ extension HealthService {
         }
         // The deployment layer takes the sysroot lock itself for its transaction.
         do {
-            try ordering.demote(stateroot: d.stateroot, id: d.id)
+            try ordering.demote(d)
         } catch {
             log.warn("\(d): could not demote in the boot order: \(error)")
         }
@@ -79,7 +79,7 @@ extension HealthService {
         let lock = try takeLock()
         var status = try store.load()
         let now = wallClockSeconds()
-        let next = HealthPolicy.afterBad(deployment: d.description, reason: reason, ordered: ordered, bad: status.bad,
+        let next = HealthPolicy.afterBad(deployment: d, reason: reason, ordered: ordered, bad: status.badDeployments,
                                          reboot: reboot, by: by, reboots: status.reboots, now: now,
                                          limitInterval: config.rebootLimitInterval, limitBurst: config.rebootLimitBurst)
         status.state = .known(.bad)
@@ -98,7 +98,7 @@ extension HealthService {
         case .stay:
             break
         }
-        var rebootTarget: String?
+        var rebootTarget: DeploymentName?
         if case .reboot(let target) = next { rebootTarget = target }
         status.record(.init(at: now, stateroot: d.stateroot, id: d.id, event: .known(HealthPolicy.event(next)), reason: reason,
                             rebootRequested: rebootTarget != nil, by: .known(by)))
@@ -106,7 +106,7 @@ extension HealthService {
         withExtendedLifetime(lock) {}
         runHooks("red")
         if let target = rebootTarget {
-            log.log(.rebootRequested, "\(d): rebooting into \(target)", fields: ["DEPLOYMENT": d.description, "NEXT": target])
+            log.log(.rebootRequested, "\(d): rebooting into \(target)", fields: ["DEPLOYMENT": d.description, "NEXT": target.description])
             do {
                 try (bus ?? self.bus()).requestReboot()
             } catch {

@@ -1,3 +1,5 @@
+import BootDeployEarlyBoot
+
 /// Which part of the work `run` does; the units split it around boot-complete.target.
 public enum RunPhase: String, Sendable, CaseIterable {
     /// Wait for startup, check, decide, watch the grace period (one service does it all).
@@ -29,7 +31,7 @@ enum HealthPolicy {
     /// What follows a deployment marked bad (it is always moved out of first place first).
     public enum Consequence: Sendable, Equatable {
         /// Reboot into `target`, the best deployment not known bad.
-        case reboot(into: String)
+        case reboot(into: DeploymentName)
         /// Every deployment has failed: stay up degraded, never reboot.
         case demote(degradedReason: String)
         /// Rebooting was asked for, but the automatic reboots of the last interval reached the burst.
@@ -122,17 +124,17 @@ enum HealthPolicy {
     /// What follows marking `deployment` bad. `ordered` is the boot order after demotion, `bad` the
     /// deployments the record knows bad, `reboots` the times of earlier automatic reboots.
     /// A manual mark-bad (`by: .manual`) is not rate limited and does not count as automatic.
-    public static func afterBad(deployment: String, reason: String, ordered: [OrderedDeployment], bad: [String],
+    public static func afterBad(deployment: DeploymentName, reason: String, ordered: [OrderedDeployment], bad: Set<DeploymentName>,
                                 reboot: Bool, by: DecidedBy, reboots: [Int64], now: Int64,
                                 limitInterval: TimeSpan, limitBurst: Int) -> Consequence {
-        let better = ordered.filter { $0.key != deployment && $0.state != .bad && !bad.contains($0.key) }
+        let better = ordered.filter { $0.deployment != deployment && $0.state != .bad && !bad.contains($0.deployment) }
         guard let target = better.first else {
             return .demote(degradedReason: "every deployment has failed (\(reason)); staying up, not rebooting")
         }
         guard reboot else { return .stay }
         let recent = recentReboots(reboots, now: now, interval: limitInterval)
         if by == .service && recent.count >= limitBurst { return .rateLimited(recent: recent.count) }
-        return .reboot(into: target.key)
+        return .reboot(into: target.deployment)
     }
 
     /// The automatic reboots within the rate-limit interval before `now`.

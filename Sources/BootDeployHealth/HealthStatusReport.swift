@@ -41,7 +41,7 @@ extension HealthService {
                 let c = try counting(d, record)
                 let f = c.counterFields
                 live = .init(stateroot: d.stateroot, id: d.id, counter: Recorded(rawValue: c.backend.rawValue), entry: c.entryName,
-                             state: c.state(badList: record.bad), triesLeft: f.left, triesDone: f.done, attempts: c.attempts)
+                             state: c.state(bad: record.badDeployments), triesLeft: f.left, triesDone: f.done, attempts: c.attempts)
             } catch {
                 warnings.append("booted deployment \(d): \(error)")
             }
@@ -52,7 +52,7 @@ extension HealthService {
         do {
             let ordered = try ordering.orderedDeployments()
             for (i, o) in ordered.enumerated() {
-                let state = record.bad.contains(o.key) ? .bad : o.state
+                let state = record.badDeployments.contains(o.deployment) ? .bad : o.state
                 deployments.append(.init(stateroot: o.stateroot, id: o.id, entry: o.entryFileName, state: state, isDefault: i == 0))
             }
         } catch {

@@ -1,4 +1,5 @@
 import BootDeploy
+import BootDeployEarlyBoot
 
 /// `DeploymentOrdering` backed by the deployment layer: the order is `boot-deploy status`'s, and
 /// demoting rewrites /boot with the same crash-safe transaction as every other change (it takes
@@ -15,7 +16,7 @@ public struct ManagerOrdering: DeploymentOrdering {
         }
     }
 
-    public func demote(stateroot: String, id: String) throws {
-        try manager.demote(stateroot: stateroot, id: id)
+    public func demote(_ deployment: DeploymentName) throws {
+        try manager.demote(deployment)
     }
 }

@@ -1,4 +1,5 @@
 import BootDeploy
+import BootDeployEarlyBoot
 import BootDeploySystem
 
 /// Health state of a deployment as the boot order knows it.
@@ -6,20 +7,23 @@ public enum DeploymentHealth: String, Sendable, Codable, Equatable { case good, 
 
 /// One deployment in boot order, as the deployment layer reports it.
 public struct OrderedDeployment: Sendable, Equatable {
-    public var stateroot: String
-    public var id: String
+    public var deployment: DeploymentName
     /// Current file name of its entry in `$BOOT/loader/entries/` (counter included), if it has one.
     public var entryFileName: String?
     public var state: DeploymentHealth
 
-    public init(stateroot: String, id: String, entryFileName: String?, state: DeploymentHealth) {
-        self.stateroot = stateroot
-        self.id = id
+    public init(_ deployment: DeploymentName, entryFileName: String?, state: DeploymentHealth) {
+        self.deployment = deployment
         self.entryFileName = entryFileName
         self.state = state
     }
 
-    public var key: String { stateroot + "/" + id }
+    public init(stateroot: String, id: String, entryFileName: String?, state: DeploymentHealth) {
+        self.init(DeploymentName(stateroot: stateroot, id: id), entryFileName: entryFileName, state: state)
+    }
+
+    public var stateroot: String { deployment.stateroot }
+    public var id: String { deployment.id }
 }
 
 /// What boot-health needs from the deployment layer: the boot order, and demoting a deployment.
@@ -31,9 +35,9 @@ public struct OrderedDeployment: Sendable, Equatable {
 public protocol DeploymentOrdering: Sendable {
     /// Deployments of all stateroots in boot order (first = default), with entry file name and state.
     func orderedDeployments() throws -> [OrderedDeployment]
-    /// Rewrites the boot order so that stateroot/id is no longer first: the newest good (or
-    /// indeterminate) other deployment becomes default; stateroot/id keeps its (bad) counter.
-    func demote(stateroot: String, id: String) throws
+    /// Rewrites the boot order so that `deployment` is no longer first: the newest good (or
+    /// indeterminate) other deployment becomes default; `deployment` keeps its (bad) counter.
+    func demote(_ deployment: DeploymentName) throws
 }
 
 /// The boot order read straight from `$BOOT/loader/entries/`, for when no deployment manager is
@@ -50,7 +54,7 @@ public struct EntryDirectoryOrdering: DeploymentOrdering {
             guard let dep = f.deployment, f.name.hasPrefix("bd-") || f.name.hasPrefix(NameOrder.prefix) else { return nil }
             let parsed = EntryFileName(entryOrImage: f.name)
             let state = parsed.map { DeploymentHealth(rawValue: $0.state.rawValue)! } ?? .good
-            return (OrderedDeployment(stateroot: dep.stateroot, id: dep.id, entryFileName: f.name, state: state), parsed?.id ?? f.name)
+            return (OrderedDeployment(dep, entryFileName: f.name, state: state), parsed?.id ?? f.name)
         }
         return ours.sorted { a, b in
             if (a.0.state == .bad) != (b.0.state == .bad) { return b.0.state == .bad }
@@ -58,7 +62,7 @@ public struct EntryDirectoryOrdering: DeploymentOrdering {
         }.map { $0.0 }
     }
 
-    public func demote(stateroot: String, id: String) throws {
+    public func demote(_ deployment: DeploymentName) throws {
         throw OrderingUnavailable()
     }
 

@@ -1,3 +1,4 @@
+import BootDeployEarlyBoot
 import BootDeploySystem
 import FoundationEssentials
 
@@ -21,6 +22,9 @@ public struct HealthStatus: Codable, Sendable, Equatable {
     public var reboots: [Int64] = []
     /// Deployments marked bad (`stateroot/id`), for counters that cannot say so themselves.
     public var bad: [String] = []
+    /// `bad` as deployments (the file keeps them as text); an entry that is not a valid
+    /// `STATEROOT/ID` names no deployment and matches none.
+    public var badDeployments: Set<DeploymentName> { Set(bad.compactMap { try? DeploymentName(argument: $0) }) }
     /// Events counted since the record began, per stateroot and event: `{"os": {"rollback": 2}}`.
     /// Unlike `history` they never shrink, so the fleet report can export them as Prometheus
     /// counters. Absent from records written before they existed: then seeded from the history.

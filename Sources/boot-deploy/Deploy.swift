@@ -37,12 +37,12 @@ extension BootDeployCommand {
                 if stage {
                     let s = try m.stage(req, locked: lockFinalization)
                     if !noStartUnit { startFinalizeUnit() }
-                    print(s.qualifiedID)
+                    print(s.name)
                     return
                 }
                 let r = try m.deployReporting(req)
                 reportEtcMerge(r)
-                print(r.record.qualifiedID)
+                print(r.record.name)
             }
         }
     }

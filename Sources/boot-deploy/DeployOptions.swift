@@ -44,5 +44,5 @@ struct DeployKargOptions: ParsableArguments {
 func reportEtcMerge(_ r: DeployResult) {
     guard let e = r.etcMerge else { return }
     for w in e.warnings { FileHandle.stderr("boot-deploy: warning: /etc merge: \(w)\n") }
-    FileHandle.stderr("boot-deploy: \(e.localChanges.count) local /etc changes carried over from \(r.record.mergedFrom ?? "the merge deployment")\n")
+    FileHandle.stderr("boot-deploy: \(e.localChanges.count) local /etc changes carried over from \(r.record.mergedFrom?.description ?? "the merge deployment")\n")
 }

@@ -1,3 +1,4 @@
+import BootDeployEarlyBoot
 import ArgumentParser
 import BootDeploy
 import BootDeployHealth
@@ -59,5 +60,5 @@ struct PreferringOrdering: DeploymentOrdering {
         return try fallback.orderedDeployments()
     }
 
-    func demote(stateroot: String, id: String) throws { try primary.demote(stateroot: stateroot, id: id) }
+    func demote(_ deployment: DeploymentName) throws { try primary.demote(deployment) }
 }

@@ -61,10 +61,10 @@ extension BootHealth {
         }
 
         func printText(_ r: HealthReport) {
-            func show(_ role: String, _ d: HealthReport.DeploymentName?) {
+            func show(_ role: String, _ d: HealthReport.Deployment?) {
                 guard let d else { print("\(role.padded(9)) -"); return }
                 let counter = d.triesLeft.map { " (\($0) tries left, \(d.triesDone ?? 0) done)" } ?? ""
-                print("\(role.padded(9)) \(d.key)  \(d.version ?? "")  \(d.state?.rawValue ?? "")  \(d.entry ?? "")\(counter)")
+                print("\(role.padded(9)) \(d.name)  \(d.version ?? "")  \(d.state?.rawValue ?? "")  \(d.entry ?? "")\(counter)")
             }
             show("Booted:", r.deployments.booted)
             show("Default:", r.deployments.default)

@@ -1,3 +1,4 @@
+import BootDeployEarlyBoot
 import Foundation
 import Testing
 import TestSupport
@@ -9,7 +10,7 @@ import TestSupport
 @Suite("Boot-loader seam: generated files swapped with the entries")
 struct BootLoaderSeamTests {
     func entry(_ id: String) -> RenderedEntry {
-        RenderedEntry(fileName: "bd-os-\(id).conf", text: "title \(id)\nlinux /k\ninitrd /i\noptions bootdeploy=os/\(id)\n", qualifiedID: "os/\(id)")
+        RenderedEntry(fileName: "bd-os-\(id).conf", text: "title \(id)\nlinux /k\ninitrd /i\noptions bootdeploy=os/\(id)\n", deployment: DeploymentName(stateroot: "os", id: id))
     }
 
     func apply(_ boot: String, _ strategy: EntryStrategy, entries: [RenderedEntry], generated: [GeneratedFile]) throws -> BootEntriesState {

@@ -117,7 +117,7 @@ struct GrubTests {
                                    kernelDir: "bootdeploy/os/abc", hasDevicetree: false,
                                    kargs: ["root=LABEL=r", "foo=\"a b\"", "x='y'", "v=$root"], pinned: false, created: "now", layout: MountLayout(root: "/", mounts: []))
         let plan = BootPlan([PlannedEntry(stateroot: "os", id: "x.0", counter: BootCounter(left: 3, done: 0))])
-        let text = try GrubMenu.render(plan, records: ["os/x.0": rec], bootPrefix: "", envPath: "/grub/grubenv")
+        let text = try GrubMenu.render(plan, records: [rec.name: rec], bootPrefix: "", envPath: "/grub/grubenv")
         #expect(text.contains("set bootdeploy_boot=''\nif [ ! -f"))
         #expect(text.contains("'x='\\''y'\\'''") && text.contains("'v=$root'") && text.contains("'It'\\''s $HOME (os/x.0)'"), "\(text)")
         let tmp = TempDir("grubq")

@@ -1,3 +1,4 @@
+import BootDeployEarlyBoot
 import Testing
 @testable import BootDeploy
 
@@ -8,11 +9,11 @@ private let fresh = BootCounter(left: 3, done: 0)
 struct PlanTests {
     @Test("a new deployment becomes the default with a +N-0 counter")
     func deployFirst() {
-        let p = BootPlan([e("a", nil)]).deploying(stateroot: "os", id: "b", tries: 3)
+        let p = BootPlan([e("a", nil)]).deploying(DeploymentName(stateroot: "os", id: "b"), tries: 3)
         #expect(p.entries.map(\.id) == ["b", "a"])
         #expect(p.entries[0].counter == fresh)
-        #expect(BootPlan([]).deploying(stateroot: "os", id: "x", tries: 0).entries[0].counter == nil)
-        #expect(BootPlan([]).deploying(stateroot: "os", id: "x", tries: 42).entries[0].counter?.left == 9)
+        #expect(BootPlan([]).deploying(DeploymentName(stateroot: "os", id: "x"), tries: 0).entries[0].counter == nil)
+        #expect(BootPlan([]).deploying(DeploymentName(stateroot: "os", id: "x"), tries: 42).entries[0].counter?.left == 9)
     }
 
     @Test("bad entries always sort behind the others")
@@ -31,21 +32,21 @@ struct PlanTests {
 
     @Test("demote marks +0-D, keeps tries done, and moves the deployment last")
     func demote() throws {
-        let p = try BootPlan([e("a", BootCounter(left: 1, done: 2)), e("b", nil)]).demoting("os/a")
+        let p = try BootPlan([e("a", BootCounter(left: 1, done: 2)), e("b", nil)]).demoting(DeploymentName(stateroot: "os", id: "a"))
         #expect(p.entries.map(\.id) == ["b", "a"])
         #expect(p.entries[1].counter == BootCounter(left: 0, done: 2))
     }
 
     @Test("the last entry cannot be removed")
     func lastEntry() throws {
-        #expect(throws: BootDeployError.self) { try BootPlan([e("a", nil)]).removing("os/a") }
-        #expect(try BootPlan([e("a", nil), e("b", nil)]).removing("os/a").entries.map(\.id) == ["b"])
+        #expect(throws: BootDeployError.self) { try BootPlan([e("a", nil)]).removing(DeploymentName(stateroot: "os", id: "a")) }
+        #expect(try BootPlan([e("a", nil), e("b", nil)]).removing(DeploymentName(stateroot: "os", id: "a")).entries.map(\.id) == ["b"])
     }
 
     @Test("a bad deployment cannot be made the default")
     func setDefaultBad() {
         #expect(throws: BootDeployError.self) {
-            try BootPlan([e("a", nil), e("b", BootCounter(left: 0, done: 3))]).settingDefault("os/b")
+            try BootPlan([e("a", nil), e("b", BootCounter(left: 0, done: 3))]).settingDefault(DeploymentName(stateroot: "os", id: "b"))
         }
     }
 

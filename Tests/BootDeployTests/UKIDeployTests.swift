@@ -1,3 +1,4 @@
+import BootDeployEarlyBoot
 import Foundation
 import Testing
 import TestSupport
@@ -178,7 +179,7 @@ struct UKIDeployTests {
         let t = TempDir("ukistale")
         t.write("k", "kernel-1")
         // An image rebuilt by someone else with IMAGE_VERSION: systemd-boot would sort it by version.
-        try UKIBuilder.build(UKIContents(osRelease: UKIOSRelease.render(title: "x", qualifiedID: qid, rank: 7), commandLine: "root=LABEL=other bootdeploy=\(qid)",
+        try UKIBuilder.build(UKIContents(osRelease: UKIOSRelease.render(title: "x", deployment: try DeploymentName(parsing: qid), rank: 7), commandLine: "root=LABEL=other bootdeploy=\(qid)",
                                          kernelRelease: "6.1.0-test", kernelPath: t.sub("k"), initrdPath: nil), scratch: t.path, output: m.boot + efi)
         let v = try m.bd("validate")
         #expect(!v.ok && (v.stdout + v.stderr).contains("version \"7\""), "validate: \(v.stdout) \(v.stderr)")

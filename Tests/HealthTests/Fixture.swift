@@ -1,3 +1,4 @@
+import BootDeployEarlyBoot
 import BootDeploy
 import BootDeployHealth
 import Foundation
@@ -108,18 +109,17 @@ final class RecordingOrdering: DeploymentOrdering, @unchecked Sendable {
 
     func orderedDeployments() throws -> [OrderedDeployment] { lock.withLock { order } }
 
-    func demote(stateroot: String, id: String) throws {
+    func demote(_ deployment: DeploymentName) throws {
         lock.withLock {
-            let key = stateroot + "/" + id
-            demoted.append(key)
-            guard let i = order.firstIndex(where: { $0.key == key }) else { return }
+            demoted.append(deployment.description)
+            guard let i = order.firstIndex(where: { $0.deployment == deployment }) else { return }
             var d = order.remove(at: i)
             d.state = .bad
             order.append(d)
         }
     }
 
-    var first: String? { lock.withLock { order.first?.key } }
+    var first: String? { lock.withLock { order.first?.deployment.description } }
 }
 
 func elapsed(_ body: () throws -> Void) rethrows -> Double {

@@ -1,3 +1,4 @@
+import BootDeployEarlyBoot
 @testable import BootDeployHealth
 import Testing
 
@@ -103,7 +104,7 @@ import Testing
     static func o(_ id: String, _ state: DeploymentHealth = .good) -> OrderedDeployment {
         .init(stateroot: "os", id: id, entryFileName: "os-\(id).conf", state: state)
     }
-    static func after(_ ordered: [OrderedDeployment], bad: [String] = ["os/new"], reboot: Bool = true, by: DecidedBy = .service,
+    static func after(_ ordered: [OrderedDeployment], bad: Set<DeploymentName> = ["os/new"], reboot: Bool = true, by: DecidedBy = .service,
                       reboots: [Int64] = [], burst: Int = 3) -> HealthPolicy.Consequence {
         HealthPolicy.afterBad(deployment: "os/new", reason: "x", ordered: ordered, bad: bad, reboot: reboot, by: by,
                               reboots: reboots, now: now, limitInterval: hour, limitBurst: burst)
@@ -152,5 +153,13 @@ import Testing
             if case .reboot = c { history = HealthPolicy.recentReboots(history, now: t, interval: Self.hour) + [t] }
         }
         #expect(outcomes == [.reboot(into: "os/old"), .reboot(into: "os/old"), .reboot(into: "os/old"), .rateLimited(recent: 3)])
+    }
+}
+
+/// The policy's tables name deployments as they are written (`"os/old"`); a literal that is not a
+/// valid name is a mistake in the test itself.
+extension DeploymentName: ExpressibleByStringLiteral {
+    public init(stringLiteral value: String) {
+        do { self = try DeploymentName(argument: value) } catch { fatalError("test literal \(value): \(error)") }
     }
 }

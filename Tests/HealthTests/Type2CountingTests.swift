@@ -1,3 +1,4 @@
+import BootDeployEarlyBoot
 import BootDeploy
 import BootDeployHealth
 import Foundation
@@ -13,7 +14,7 @@ struct Type2CountingTests {
         let t = TempDir("bht2")
         t.write("k", "kernel")
         f.tmp.mkdir("boot/EFI/Linux")
-        try UKIBuilder.build(UKIContents(osRelease: UKIOSRelease.render(title: "Demo", qualifiedID: deployment),
+        try UKIBuilder.build(UKIContents(osRelease: UKIOSRelease.render(title: "Demo", deployment: try DeploymentName(argument: deployment)),
                                          commandLine: "root=UUID=1234 rw bootdeploy=\(deployment)", kernelRelease: "6.1.0-test",
                                          kernelPath: t.sub("k"), initrdPath: nil),
                              scratch: t.path, output: f.boot + "/EFI/Linux/" + name)

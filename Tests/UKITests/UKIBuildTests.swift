@@ -1,3 +1,4 @@
+import BootDeployEarlyBoot
 import Foundation
 import Testing
 import TestSupport
@@ -26,7 +27,7 @@ struct UKIBuildTests {
 
     static func build(_ t: TempDir, rank: Int?, output: String, cmdline: String = "root=UUID=1 rw bootdeploy=os/abc.0") throws -> UKIContents {
         let (k, i) = payload(t)
-        let c = UKIContents(osRelease: UKIOSRelease.render(title: "Demo OS", qualifiedID: "os/abc.\(rank ?? 0)", rank: rank),
+        let c = UKIContents(osRelease: UKIOSRelease.render(title: "Demo OS", deployment: DeploymentName(stateroot: "os", id: "abc.\(rank ?? 0)"), rank: rank),
                             commandLine: cmdline, kernelRelease: "6.1.0-test", kernelPath: k, initrdPath: i)
         try UKIBuilder.build(c, stub: stub, scratch: t.path, output: output)
         return c

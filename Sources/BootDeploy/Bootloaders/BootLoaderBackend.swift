@@ -1,3 +1,4 @@
+import BootDeployEarlyBoot
 import BootDeploySystem
 
 /// The boot loaders BootDeploy writes configuration for. A new boot loader is a new case, a folder
@@ -69,7 +70,7 @@ public protocol BootLoaderBackend: Sendable {
     init()
 
     /// Files generated from `plan`, swapped with the entries (see `GeneratedFile`).
-    func generatedFiles(_ plan: BootPlan, records: [String: DeploymentRecord], context: BootLoaderContext) throws(BootDeployError) -> [GeneratedFile]
+    func generatedFiles(_ plan: BootPlan, records: [DeploymentName: DeploymentRecord], context: BootLoaderContext) throws(BootDeployError) -> [GeneratedFile]
 
     /// Fixed-path files the boot loader starts from (a `grub.cfg` that reads the generated menu
     /// through the stable path, a boot script), written before the entries are swapped, only when

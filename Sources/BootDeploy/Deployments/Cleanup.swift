@@ -31,13 +31,13 @@ extension DeploymentManager {
             try commit(cur.plan, cur)
             report.leftovers += cur.entries.duplicates.map { "entry \($0)" } + cur.entries.ukiDuplicates.map { "UKI \(UKIPlacement.directory)/\($0)" }
         }
-        let live = Set(cur.entries.ours.map(\.qualifiedID))
-        let bootedID = try booted()?.name.description
-        let stagedID = try staged()?.qualifiedID
-        for r in cur.records.values.sorted(by: { $0.qualifiedID < $1.qualifiedID }) {
-            if live.contains(r.qualifiedID) || r.pinned || r.qualifiedID == bootedID || r.qualifiedID == stagedID { continue }
+        let live = Set(cur.entries.ours.map(\.deployment))
+        let bootedID = try booted()?.name
+        let stagedID = try staged()?.name
+        for r in cur.records.values.sorted(by: { $0.name < $1.name }) {
+            if live.contains(r.name) || r.pinned || r.name == bootedID || r.name == stagedID { continue }
             try removeDeployment(r)
-            report.deployments.append(r.qualifiedID)
+            report.deployments.append(r.name)
         }
         // Trees without a record: interrupted deploys (`.<id>.tmp`) or leftovers of removal.
         for sr in try sysroot.stateroots() {
@@ -64,8 +64,8 @@ extension DeploymentManager {
             if let l = o.entry.linux { referenced.insert(String(l.drop { $0 == "/" }.split(separator: "/").dropLast().joined(separator: "/"))) }
         }
         // Pinned, booted and staged deployments keep their kernels even without an entry.
-        let keep = Set([try booted()?.name.description, try staged()?.qualifiedID].compactMap { $0 })
-        for r in cur.records.values where r.pinned || keep.contains(r.qualifiedID) { referenced.insert(r.kernelDir) }
+        let keep = Set([try booted()?.name, try staged()?.name].compactMap { $0 })
+        for r in cur.records.values where r.pinned || keep.contains(r.name) { referenced.insert(r.kernelDir) }
         var removed: [String] = []
         let store = KernelStore(boot: cur.boot)
         let doomed = store.all().filter { !referenced.contains($0) }

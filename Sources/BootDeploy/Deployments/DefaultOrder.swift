@@ -18,14 +18,14 @@ extension DeploymentManager {
         defer { withExtendedLifetime(lock) {} }
         let cur = try current(forWriting: true)
         let r = try resolve(ref, in: cur)
-        try commit(try cur.plan.settingDefault(r.qualifiedID), cur)
+        try commit(try cur.plan.settingDefault(r.name), cur)
     }
 
     /// Marks a deployment bad and moves it behind every other entry (health's rollback).
-    public func demote(stateroot: String, id: String) throws(BootDeployError) {
+    public func demote(_ deployment: DeploymentName) throws(BootDeployError) {
         let lock = try sysroot.lock()
         defer { withExtendedLifetime(lock) {} }
         let cur = try current(forWriting: true)
-        try commit(try cur.plan.demoting("\(stateroot)/\(id)"), cur)
+        try commit(try cur.plan.demoting(deployment), cur)
     }
 }

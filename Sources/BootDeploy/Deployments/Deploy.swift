@@ -51,7 +51,7 @@ extension DeploymentManager {
             kernelVersion: artifacts.kernelVersion, kernelDir: "bootdeploy/\(req.stateroot)/\(artifacts.digest)",
             hasDevicetree: artifacts.hasDevicetree, kargs: kargs, pinned: false, created: isoNow(),
             layout: LayoutConfig.defaultLayout(stateroot: req.stateroot, id: id, extra: extra),
-            mergedFrom: req.kargsBase == .mergeDeployment || req.mergeEtc ? merge?.qualifiedID : nil,
+            mergedFrom: req.kargsBase == .mergeDeployment || req.mergeEtc ? merge?.name : nil,
             earlyBoot: earlyBoot?.ref)
         try checkCommandLine(record, origin: kargsOrigin(req, merge: merge))
 
@@ -65,7 +65,7 @@ extension DeploymentManager {
         do {
             // /etc before anything names the tree; a staged deployment merges at finalize instead.
             if commitEntries && req.mergeEtc, let merge {
-                etcReport = try mergeEtc(from: merge, into: id, of: req.stateroot, in: deployDir)
+                etcReport = try mergeEtc(from: merge, into: record.name, in: deployDir)
             }
             // The early-boot install before the record that names it (cleanup removes it otherwise).
             if let earlyBoot { try earlyBoot.install(into: sysroot) }
@@ -84,7 +84,7 @@ extension DeploymentManager {
             }
             // 3. The entry set, in one transaction.
             if commitEntries {
-                let plan = cur.plan.deploying(stateroot: req.stateroot, id: id, tries: req.tries)
+                let plan = cur.plan.deploying(record.name, tries: req.tries)
                 try commit(plan, cur, extraRecords: [record])
             }
             // Only a warning: an entry set that cannot be read back now shows in status instead.

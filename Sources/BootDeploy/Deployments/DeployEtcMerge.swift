@@ -1,3 +1,4 @@
+import BootDeployEarlyBoot
 import BootDeploySystem
 
 /// What a deploy made: the record, and what the /etc merge did (nil when none ran).
@@ -10,16 +11,15 @@ extension DeploymentManager {
     /// Name under which the tree's own (vendor) /etc waits while the merge writes the new one.
     static let placedEtcAside = ".bootdeploy-placed-etc"
 
-    /// Builds the /etc of the placed deployment `id` from its vendor defaults (`usr/etc`) and the
+    /// Builds the /etc of the placed deployment `target` from its vendor defaults (`usr/etc`) and the
     /// administrator's changes to `source`'s /etc: the same three-way merge as finalize
     /// (docs/ETC-MERGE.md). The tree's own `etc` waits aside and comes back if the merge fails, so
     /// a tree that was moved into place (`--move`) is given back as it came. Runs before the record
     /// exists and before /boot is touched: a crash leaves a tree without a record, which cleanup
     /// removes.
-    func mergeEtc(from source: DeploymentRecord, into id: String, of stateroot: String,
+    func mergeEtc(from source: DeploymentRecord, into target: DeploymentName,
                   in deployDir: Directory) throws(BootDeployError) -> EtcMergeReport {
-        let target = "\(stateroot)/\(id)"
-        let tree = try sys { () throws(SystemError) in try deployDir.openDirectory(id) }
+        let tree = try sys { () throws(SystemError) in try deployDir.openDirectory(target.id) }
         let aside = Self.placedEtcAside
         let hadEtc = try sys { () throws(SystemError) in try tree.kind("etc") } != .missing
         if tree.exists(aside) {
@@ -37,14 +37,14 @@ extension DeploymentManager {
         if hadEtc { try sys { () throws(SystemError) in try tree.rename("etc", to: aside) } }
         let report: EtcMergeReport
         do {
-            report = try EtcMerge.merge(currentDeployment: absolute("\(roots.sysroot)/bootdeploy/\(source.stateroot)/deploy/\(source.id)"),
+            report = try EtcMerge.merge(currentDeployment: absolute("\(roots.sysroot)/\(source.name.deploymentPath)"),
                                         newDeployment: absolute(tree.path))
         } catch let e as BootDeployError {
             putBack()
             throw e
         } catch {
             putBack()
-            throw .refused("merging /etc from \(source.qualifiedID) into \(target) (nothing was written to /boot): \(error)")
+            throw .refused("merging /etc from \(source.name) into \(target) (nothing was written to /boot): \(error)")
         }
         do {
             try sys { () throws(SystemError) in

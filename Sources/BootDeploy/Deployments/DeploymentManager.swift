@@ -24,15 +24,12 @@ public final class DeploymentManager: @unchecked Sendable {
     struct Current {
         var boot: BootPartition
         var entries: BootEntriesState
-        var records: [String: DeploymentRecord]
+        var records: [DeploymentName: DeploymentRecord]
         var problems: [String]
 
         /// The plan that reproduces what is on disk: our entries in boot order, counters as found.
         var plan: BootPlan {
-            BootPlan(entries.ours.compactMap { o in
-                let parts = o.qualifiedID.split(separator: "/", maxSplits: 1).map(String.init)
-                return PlannedEntry(stateroot: parts[0], id: parts[1], counter: o.name.counter)
-            })
+            BootPlan(entries.ours.map { PlannedEntry($0.deployment, counter: $0.name.counter) })
         }
     }
 
@@ -47,12 +44,12 @@ public final class DeploymentManager: @unchecked Sendable {
             throw .badInput(file: first.file, line: first.line, message: first.message + " (fix or remove this entry; nothing was changed)")
         }
         let (recs, problems) = try sysroot.records()
-        var byID: [String: DeploymentRecord] = [:]
-        for r in recs { byID[r.qualifiedID] = r }
+        var byID: [DeploymentName: DeploymentRecord] = [:]
+        for r in recs { byID[r.name] = r }
         if forWriting {
-            for o in entries.ours where byID[o.qualifiedID] == nil {
+            for o in entries.ours where byID[o.deployment] == nil {
                 throw .badInput(file: entries.location(o, boot: boot.path), line: 0,
-                                message: "entry for \(o.qualifiedID), which has no deployment record (nothing was changed)")
+                                message: "entry for \(o.deployment), which has no deployment record (nothing was changed)")
             }
         }
         return Current(boot: boot, entries: entries, records: byID, problems: problems)
@@ -65,14 +62,14 @@ public final class DeploymentManager: @unchecked Sendable {
 
     func commit(_ plan: BootPlan, _ cur: Current, extraRecords: [DeploymentRecord] = []) throws(BootDeployError) {
         var records = cur.records
-        for r in extraRecords { records[r.qualifiedID] = r }
+        for r in extraRecords { records[r.name] = r }
         let (backend, context) = bootLoader(cur.boot)
         var tx = EntryTransaction(boot: cur.boot, state: cur.entries)
         tx.generated = try backend.generatedFiles(plan, records: records, context: context)
         try backend.install(context)
         try backend.armCounter(plan, context: context)
         // UKIs are Type #2 entries in EFI/Linux, ordered by name with ours (UKICommit.swift).
-        if plan.entries.contains(where: { records[$0.qualifiedID]?.uki != nil })
+        if plan.entries.contains(where: { records[$0.deployment]?.uki != nil })
             || cur.entries.ours.contains(where: { $0.uki != nil }) || !cur.entries.ukiDuplicates.isEmpty {
             try commitNameOrder(plan, cur, records: records, backend: backend, transaction: tx)
             return
@@ -85,10 +82,7 @@ public final class DeploymentManager: @unchecked Sendable {
     /// Finds a deployment by `ID` or `STATEROOT/ID`.
     func resolve(_ ref: String, in cur: Current) throws(BootDeployError) -> DeploymentRecord {
         if ref.contains("/") {
-            let parts = ref.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
-            try Names.validate(parts[0], kind: "stateroot")
-            try Names.validate(parts[1], kind: "deployment id")
-            if let r = cur.records[ref] { return r }
+            if let r = cur.records[try DeploymentName(parsing: ref)] { return r }
             throw .notFound("no deployment \(quoted(ref))")
         }
         try Names.validate(ref, kind: "deployment id")
@@ -116,7 +110,7 @@ public final class DeploymentManager: @unchecked Sendable {
 
     /// What cleanup removed.
     public struct CleanupReport: Sendable {
-        public var deployments: [String] = []
+        public var deployments: [DeploymentName] = []
         public var kernels: [String] = []
         public var leftovers: [String] = []
     }
@@ -124,6 +118,6 @@ public final class DeploymentManager: @unchecked Sendable {
     // MARK: staged deployments (see Staging/)
 
     public func staged() throws(BootDeployError) -> StagedDeployment? {
-        try readStateFile(StagedDeployment.self, "staged.json", in: roots.runDir)
+        try readStateFile("staged.json", in: roots.runDir, StagedDeployment.decode)
     }
 }

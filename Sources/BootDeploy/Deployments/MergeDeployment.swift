@@ -18,9 +18,9 @@ extension DeploymentManager {
     /// deployment when it belongs to that stateroot (booted.json), else the stateroot's default
     /// (its first entry in boot order). Nil for the first deployment of a stateroot.
     func mergeDeployment(for stateroot: String, in cur: Current) throws(BootDeployError) -> DeploymentRecord? {
-        if let b = try booted(), b.name.stateroot == stateroot, let r = cur.records[b.name.description] { return r }
-        for o in cur.entries.ours where o.qualifiedID.hasPrefix(stateroot + "/") {
-            if let r = cur.records[o.qualifiedID] { return r }
+        if let b = try booted(), b.name.stateroot == stateroot, let r = cur.records[b.name] { return r }
+        for o in cur.entries.ours where o.deployment.stateroot == stateroot {
+            if let r = cur.records[o.deployment] { return r }
         }
         return nil
     }
@@ -80,7 +80,7 @@ extension DeploymentManager {
     /// Where the arguments a deploy did not get from its options came from, for messages.
     func kargsOrigin(_ req: DeployRequest, merge: DeploymentRecord?) -> String? {
         switch req.kargsBase {
-        case .mergeDeployment: merge.map { "the arguments start from \($0.qualifiedID)'s; --karg-delete drops one" }
+        case .mergeDeployment: merge.map { "the arguments start from \($0.name)'s; --karg-delete drops one" }
         case .none: nil
         case .commandLine(let file): "the arguments start from \(file); --karg-delete drops one"
         }
@@ -113,6 +113,6 @@ extension DeploymentManager {
         try KernelCommandLineRules.checkLength(options: record.kargs + [record.bootParameter],
                                                extra: entry.initrd.map { "initrd=" + $0 },
                                                limit: try sysroot.commandLineLimit(record.stateroot),
-                                               what: record.qualifiedID)
+                                               what: record.name.description)
     }
 }

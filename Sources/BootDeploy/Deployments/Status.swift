@@ -82,20 +82,20 @@ extension DeploymentManager {
         // status must work on a broken machine: an unreadable run file is a problem to show.
         var runProblems: [String] = []
         var counterProblems: [String] = []
-        var bootedID: String? = nil, stagedID: String? = nil
-        do { bootedID = try booted()?.name.description } catch { runProblems.append(error.description) }
-        do { stagedID = try staged()?.qualifiedID } catch { runProblems.append(error.description) }
+        var bootedID: DeploymentName? = nil, stagedID: DeploymentName? = nil
+        do { bootedID = try booted()?.name } catch { runProblems.append(error.description) }
+        do { stagedID = try staged()?.name } catch { runProblems.append(error.description) }
         var rows: [BootStatus.Deployment] = []
-        var seen = Set<String>()
-        let rollbackID = cur.entries.ours.dropFirst().first { $0.name.state != .bad }?.qualifiedID
+        var seen = Set<DeploymentName>()
+        let rollbackID = cur.entries.ours.dropFirst().first { $0.name.state != .bad }?.deployment
         func row(_ r: DeploymentRecord, index: Int?, entry: BootEntriesState.Ours?) -> BootStatus.Deployment {
             let attempts = softwareAttempts(r, problems: &counterProblems)
             var d = BootStatus.Deployment(stateroot: r.stateroot, id: r.id, version: r.version, title: r.title, index: index,
-                         default: index == 0, booted: r.qualifiedID == bootedID, rollbackTarget: r.qualifiedID == rollbackID,
-                         pinned: r.pinned, staged: r.qualifiedID == stagedID, entry: entry?.name.fileName,
+                         default: index == 0, booted: r.name == bootedID, rollbackTarget: r.name == rollbackID,
+                         pinned: r.pinned, staged: r.name == stagedID, entry: entry?.name.fileName,
                          triesLeft: entry?.name.counter?.left, triesDone: entry?.name.counter?.done, state: entry?.name.state,
                          kernelVersion: r.kernelVersion, kernelDir: r.kernelDir, kargs: r.kargs, created: r.created,
-                         layout: r.layout, softwareAttempts: attempts, mergedFrom: r.mergedFrom)
+                         layout: r.layout, softwareAttempts: attempts, mergedFrom: r.mergedFrom?.description)
             d.earlyBoot = r.earlyBoot
             d.earlyBootProblem = earlyBootProblem(r, thorough: false)
             d.uki = r.uki
@@ -105,14 +105,14 @@ extension DeploymentManager {
         }
         var problems = runProblems + cur.problems + cur.entries.ourErrors.map(\.description) + cur.entries.foreignErrors.map(\.description)
         for (i, o) in cur.entries.ours.enumerated() {
-            guard let r = cur.records[o.qualifiedID] else {
-                problems.append("entry \(o.name.fileName) names \(o.qualifiedID), which has no deployment record")
+            guard let r = cur.records[o.deployment] else {
+                problems.append("entry \(o.name.fileName) names \(o.deployment), which has no deployment record")
                 continue
             }
             rows.append(row(r, index: i, entry: o))
-            seen.insert(o.qualifiedID)
+            seen.insert(o.deployment)
         }
-        for r in cur.records.values.sorted(by: { $0.qualifiedID < $1.qualifiedID }) where !seen.contains(r.qualifiedID) {
+        for r in cur.records.values.sorted(by: { $0.name < $1.name }) where !seen.contains(r.name) {
             rows.append(row(r, index: nil, entry: nil))
         }
         let foreign = cur.entries.foreign.map { BootStatus.ForeignEntry(file: $0.name.fileName, title: $0.entry.title, version: $0.entry.version) }
@@ -120,7 +120,7 @@ extension DeploymentManager {
         let (loader, loaderContext) = bootLoader(cur.boot)
         var status = BootStatus(sysroot: roots.sysroot, boot: roots.boot, bootStrategy: cur.boot.strategy,
                           bootLoader: loader.kind,
-                          booted: bootedID, staged: stagedID, deployments: rows, foreignEntries: foreign,
+                          booted: bootedID?.description, staged: stagedID?.description, deployments: rows, foreignEntries: foreign,
                           problems: problems + counterProblems, finalizeFailure: failure,
                           warnings: LoaderConfDefault.warnings(bootPath: roots.boot, state: cur.entries))
         status.bootLoaderCounter = loader.counterStatus(loaderContext)
@@ -150,11 +150,11 @@ extension DeploymentManager {
                 rep.problems.append("\(file): its .osrel gives sort key \(quoted(o.entry.sortKey ?? "(none)")) and version \(quoted(o.entry.version ?? "(none)")), so systemd-boot does not boot it in our order (expected IMAGE_ID=\(EntryRenderer.sortKey) and no version; 'boot-deploy kargs' rebuilds it)")
             }
             if let efi = o.entry.efi {
-                rep.problems += ukiProblems(entryFile: file, efi: efi, options: o.entry.commandLine, record: cur.records[o.qualifiedID], boot: cur.boot)
+                rep.problems += ukiProblems(entryFile: file, efi: efi, options: o.entry.commandLine, record: cur.records[o.deployment], boot: cur.boot)
             } else {
                 if let l = o.entry.linux { paths.append(l) } else { rep.problems.append("\(file): no 'linux' line") }
                 paths += o.entry.initrd
-                if o.entry.initrd.isEmpty && cur.records[o.qualifiedID]?.earlyBoot == nil { rep.problems.append("\(file): no 'initrd' line") }
+                if o.entry.initrd.isEmpty && cur.records[o.deployment]?.earlyBoot == nil { rep.problems.append("\(file): no 'initrd' line") }
             }
             if let dt = o.entry.devicetree { paths.append(dt) }
             for p in paths {
@@ -163,8 +163,8 @@ extension DeploymentManager {
                     rep.problems.append("\(file): \(p) does not exist on \(cur.boot.path)")
                 }
             }
-            guard let r = cur.records[o.qualifiedID] else {
-                rep.problems.append("\(file): names deployment \(o.qualifiedID), which has no record")
+            guard let r = cur.records[o.deployment] else {
+                rep.problems.append("\(file): names deployment \(o.deployment), which has no record")
                 continue
             }
             if (try? sysroot.deployDir(r.stateroot).kind(r.id)) != .directory {
@@ -174,7 +174,7 @@ extension DeploymentManager {
         rep.problems += LoaderConfDefault.warnings(bootPath: roots.boot, state: cur.entries)
         let (backend, context) = bootLoader(cur.boot)
         rep.problems += backend.validate(context, state: cur.entries)
-        rep.problems += earlyBootProblems(cur.entries.ours.compactMap { cur.records[$0.qualifiedID] })
+        rep.problems += earlyBootProblems(cur.entries.ours.compactMap { cur.records[$0.deployment] })
         rep.foreign = cur.entries.foreign.map(\.name.fileName) + cur.entries.foreignErrors.map { "\($0) (malformed, left alone)" }
         return rep
     }

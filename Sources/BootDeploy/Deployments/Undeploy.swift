@@ -11,11 +11,11 @@ extension DeploymentManager {
         defer { withExtendedLifetime(lock) {} }
         let cur = try current(forWriting: true)
         let r = try resolve(ref, in: cur)
-        if let b = try booted(), b.name.description == r.qualifiedID { throw .refused("\(r.qualifiedID) is the booted deployment; it cannot be removed") }
-        if r.pinned { throw .refused("\(r.qualifiedID) is pinned; 'boot-deploy unpin \(r.qualifiedID)' first") }
-        if try staged()?.qualifiedID == r.qualifiedID { throw .refused("\(r.qualifiedID) is staged for finalize") }
-        if cur.entries.ours(r.qualifiedID) != nil {
-            try commit(try cur.plan.removing(r.qualifiedID), cur)
+        if let b = try booted(), b.name == r.name { throw .refused("\(r.name) is the booted deployment; it cannot be removed") }
+        if r.pinned { throw .refused("\(r.name) is pinned; 'boot-deploy unpin \(r.name)' first") }
+        if try staged()?.name == r.name { throw .refused("\(r.name) is staged for finalize") }
+        if cur.entries.ours(r.name) != nil {
+            try commit(try cur.plan.removing(r.name), cur)
         }
         try removeDeployment(r)
         _ = try cleanupKernels(keeping: try current(forWriting: false))

@@ -1,3 +1,4 @@
+import BootDeployEarlyBoot
 import BootDeploySystem
 import Glibc
 
@@ -5,18 +6,7 @@ import Glibc
 /// is installed in the physical root. The entry's `init=` (and, for a dynamically linked binary,
 /// `LD_LIBRARY_PATH=`) are derived from it, never stored among the kernel arguments, so that they
 /// are never carried over to another deployment.
-public struct EarlyBootRef: Codable, Sendable, Equatable {
-    /// The install directory, relative to the physical root: `bootdeploy/early-boot/<digest>`.
-    public var path: String
-    /// The libraries copied beside the binary (`lib/<name>`), the loader among them; empty when the
-    /// binary is static.
-    public var libraries: [String]
-
-    public init(path: String, libraries: [String]) {
-        self.path = path
-        self.libraries = libraries
-    }
-
+extension EarlyBootRef {
     /// The binary the kernel runs as init, as an absolute path of the physical root.
     public var initPath: String { "/\(path)/\(EarlyBootBundle.binaryName)" }
     public var libraryDir: String { "/\(path)/lib" }

@@ -1,3 +1,4 @@
+import BootDeployEarlyBoot
 import BootDeploySystem
 
 /// The early-boot installs of deployments that boot without an initramfs: (re)installing them from
@@ -12,7 +13,7 @@ extension DeploymentManager {
 
     /// What one `install-init` did for a deployment.
     public struct EarlyBootInstallResult: Sendable {
-        public var deployment: String
+        public var deployment: DeploymentName
         public var ref: EarlyBootRef
         /// The files were written now (false: an identical install was there).
         public var written: Bool
@@ -31,13 +32,13 @@ extension DeploymentManager {
         let cur = try current(forWriting: true)
         var targets: [DeploymentRecord] = []
         if refs.isEmpty {
-            targets = cur.records.values.filter { $0.earlyBoot != nil }.sorted { $0.qualifiedID < $1.qualifiedID }
+            targets = cur.records.values.filter { $0.earlyBoot != nil }.sorted { $0.name < $1.name }
             if targets.isEmpty { throw .notFound("no deployment boots without an initramfs; name one to install its early-boot binary for") }
         } else {
             for ref in refs {
                 let r = try resolve(ref, in: cur)
                 guard r.earlyBoot != nil else {
-                    throw .refused("\(r.qualifiedID) boots with its initramfs; deploy the tree again with --no-initramfs to boot it without one")
+                    throw .refused("\(r.name) boots with its initramfs; deploy the tree again with --no-initramfs to boot it without one")
                 }
                 targets.append(r)
             }
@@ -52,14 +53,14 @@ extension DeploymentManager {
                 r.earlyBoot = bundle.ref
                 changed.append(r)
             }
-            results.append(EarlyBootInstallResult(deployment: r.qualifiedID, ref: bundle.ref, written: written, changed: moved))
+            results.append(EarlyBootInstallResult(deployment: r.name, ref: bundle.ref, written: written, changed: moved))
         }
         if changed.isEmpty { return results }
         // Records first, then /boot: an entry never names an install its record does not.
-        let old = changed.compactMap { cur.records[$0.qualifiedID] }
+        let old = changed.compactMap { cur.records[$0.name] }
         for r in changed { try sysroot.writeRecord(r) }
         do {
-            if changed.contains(where: { cur.entries.ours($0.qualifiedID) != nil }) {
+            if changed.contains(where: { cur.entries.ours($0.name) != nil }) {
                 try commit(cur.plan, cur, extraRecords: changed)
             }
         } catch {
@@ -73,7 +74,7 @@ extension DeploymentManager {
     /// One line per deployment whose early-boot install is missing, damaged or stale.
     func earlyBootProblems(_ records: [DeploymentRecord]) -> [String] {
         var out: [String] = []
-        for r in records.sorted(by: { $0.qualifiedID < $1.qualifiedID }) {
+        for r in records.sorted(by: { $0.name < $1.name }) {
             if let p = earlyBootProblem(r) { out.append(p) }
         }
         return out
@@ -85,22 +86,22 @@ extension DeploymentManager {
     /// compares them with what the deployment's tree makes now (damaged, stale).
     public func earlyBootProblem(_ r: DeploymentRecord, thorough: Bool = true) -> String? {
         guard let ref = r.earlyBoot else { return nil }
-        let fix = "; run 'boot-deploy install-init \(r.qualifiedID)'"
+        let fix = "; run 'boot-deploy install-init \(r.name)'"
         if !thorough {
             for f in [EarlyBootBundle.binaryName] + ref.libraries.map({ "lib/" + $0 }) where (try? sysroot.root.kind("\(ref.path)/\(f)")) != .file {
-                return "\(r.qualifiedID): early-boot install \(roots.sysroot)/\(ref.path)/\(f) is missing" + fix
+                return "\(r.name): early-boot install \(roots.sysroot)/\(ref.path)/\(f) is missing" + fix
             }
             return nil
         }
         let bundle: EarlyBootBundle
         do { bundle = try earlyBootBundle(of: r) } catch {
             if (try? sysroot.root.kind(ref.path)) != .directory {
-                return "\(r.qualifiedID): early-boot install \(roots.sysroot)/\(ref.path) is missing, and the deployment's tree cannot make it: \(error)"
+                return "\(r.name): early-boot install \(roots.sysroot)/\(ref.path) is missing, and the deployment's tree cannot make it: \(error)"
             }
-            return "\(r.qualifiedID): cannot check its early-boot install against the tree: \(error)"
+            return "\(r.name): cannot check its early-boot install against the tree: \(error)"
         }
         guard let p = bundle.problem(with: ref, sysroot: sysroot.root, sysrootPath: roots.sysroot) else { return nil }
-        return "\(r.qualifiedID): early-boot install \(p)" + fix
+        return "\(r.name): early-boot install \(p)" + fix
     }
 
     /// Removes early-boot installs (and interrupted `.tmp` ones) that no record names. Returns them.

@@ -1,3 +1,4 @@
+import BootDeployEarlyBoot
 import BootDeploySystem
 import FoundationEssentials
 import Glibc
@@ -29,7 +30,7 @@ extension DeploymentManager {
     }
 
     func writeStaged(_ s: StagedDeployment) throws(BootDeployError) {
-        let bytes = jsonDocument(s)
+        let bytes = s.encoded()
         let run = try sys { () throws(SystemError) in
             let anchor = try Directory.open(roots.runDir.hasPrefix("/") ? "/" : ".")
             try anchor.makeDirectory(String(roots.runDir.drop { $0 == "/" }), parents: true)
@@ -52,8 +53,8 @@ extension DeploymentManager {
     /// What finalize did.
     public enum FinalizeOutcome: Sendable, Equatable {
         case nothingStaged
-        case locked(String)
-        case finalized(String, localChanges: Int, warnings: [String])
+        case locked(DeploymentName)
+        case finalized(DeploymentName, localChanges: Int, warnings: [String])
     }
 
     /// Merges /etc into the staged deployment and makes it the default. On failure a stamp names
@@ -64,7 +65,7 @@ extension DeploymentManager {
         if s.locked {
             // Deliberately not finalized: no failure to report on the next boot.
             try? sys { () throws(SystemError) in try base.remove(DeploymentManager.persistentMarker); try base.sync() }
-            return .locked(s.qualifiedID)
+            return .locked(s.name)
         }
         do {
             let outcome = try finalizeUnchecked(s)
@@ -87,7 +88,7 @@ extension DeploymentManager {
         // said too, so the next boot's silence is not mistaken for success.
         do {
             let base = try sysroot.requireBase()
-            try sys { () throws(SystemError) in try base.replaceFile(DeploymentManager.failureStamp, jsonDocument(stamp)) }
+            try sys { () throws(SystemError) in try base.replaceFile(DeploymentManager.failureStamp, stamp.encoded()) }
         } catch {
             let line = "boot-deploy: cannot record the finalize failure for the next boot: \(error)\n"
             _ = line.withCString { write(2, $0, strlen($0)) }
@@ -98,15 +99,15 @@ extension DeploymentManager {
         let lock = try sysroot.lock()
         defer { withExtendedLifetime(lock) {} }
         let cur = try current(forWriting: true)
-        guard var rec = cur.records[s.qualifiedID] else { throw .notFound("staged deployment \(s.qualifiedID) has no record any more") }
+        guard var rec = cur.records[s.name] else { throw .notFound("staged deployment \(s.name) has no record any more") }
         // Its kernel arguments (inherited at stage time, perhaps edited since with `kargs`) are
         // checked before anything is written.
-        try checkCommandLine(rec, origin: "on the staged \(rec.qualifiedID); 'kargs --deployment \(rec.qualifiedID) --delete' drops it")
+        try checkCommandLine(rec, origin: "on the staged \(rec.name); 'kargs --deployment \(rec.name) --delete' drops it")
         // /etc comes from the merge deployment as it is now, at shutdown (MergeDeployment.swift).
         var report: EtcMergeReport? = nil
         let source = s.mergeEtc == false ? nil : try mergeDeployment(for: rec.stateroot, in: cur)
-        if let src = source, src.qualifiedID != rec.qualifiedID {
-            let sourceID = src.qualifiedID
+        if let src = source, src.name != rec.name {
+            let sourceID = src.name
             let srcPath = "\(roots.sysroot)/bootdeploy/\(src.stateroot)/deploy/\(src.id)"
             let newPath = "\(roots.sysroot)/bootdeploy/\(rec.stateroot)/deploy/\(rec.id)"
             let d = try sysroot.deployDir(rec.stateroot)
@@ -117,15 +118,15 @@ extension DeploymentManager {
             } catch let e as BootDeployError {
                 throw e
             } catch {
-                throw .refused("merging /etc from \(sourceID) into \(rec.qualifiedID): \(error)")
+                throw .refused("merging /etc from \(sourceID) into \(rec.name): \(error)")
             }
             if rec.mergedFrom != sourceID {
                 rec.mergedFrom = sourceID
                 try sysroot.writeRecord(rec)
             }
         }
-        try commit(cur.plan.deploying(stateroot: rec.stateroot, id: rec.id, tries: s.tries), cur, extraRecords: [rec])
-        return .finalized(rec.qualifiedID, localChanges: report?.localChanges.count ?? 0, warnings: report?.warnings ?? [])
+        try commit(cur.plan.deploying(rec.name, tries: s.tries), cur, extraRecords: [rec])
+        return .finalized(rec.name, localChanges: report?.localChanges.count ?? 0, warnings: report?.warnings ?? [])
     }
 
     func absolute(_ p: String) -> String {
@@ -142,12 +143,12 @@ extension DeploymentManager {
         guard let base = try? sysroot.requireBase() else { return nil }
         // An unreadable stamp or marker is itself the thing to report, not a reason for silence.
         do {
-            if let f = try readStateFile(FinalizeFailure.self, DeploymentManager.failureStamp, in: base.path) {
-                return "finalize of \(f.stateroot)/\(f.id) failed at \(f.time): \(f.error)"
+            if let f = try readStateFile(DeploymentManager.failureStamp, in: base.path, FinalizeFailure.decode) {
+                return "finalize of \(f.name) failed at \(f.time): \(f.error)"
             }
             if try staged() == nil,
-               let s = try readStateFile(StagedDeployment.self, DeploymentManager.persistentMarker, in: base.path) {
-                return "\(s.qualifiedID) was staged at \(s.staged) but never finalized (the system stopped without a clean shutdown)"
+               let s = try readStateFile(DeploymentManager.persistentMarker, in: base.path, StagedDeployment.decode) {
+                return "\(s.name) was staged at \(s.staged) but never finalized (the system stopped without a clean shutdown)"
             }
         } catch {
             return "the state of the last finalize is unreadable: \(error)"
@@ -165,13 +166,4 @@ extension DeploymentManager {
             try base.sync()
         }
     }
-}
-
-/// `$SYSROOT/bootdeploy/finalize-failed.json`: why the last finalize failed.
-public struct FinalizeFailure: Codable, Sendable {
-    public var schema: Int = 1
-    public var stateroot: String
-    public var id: String
-    public var error: String
-    public var time: String
 }

@@ -3,7 +3,7 @@ import BootDeployEarlyBoot
 /// The run-state files (booted.json, staged.json, the finalize stamp) are checked after decoding
 /// as strictly as deployment records: every name, the schema, the ranges. `readStateFile` calls
 /// `check` and also bounds the size.
-protocol RunStateFile: Decodable {
+protocol RunStateFile {
     func check(_ bytes: [UInt8], file: String) throws(BootDeployError)
 }
 

@@ -125,11 +125,11 @@ public final class Sysroot: @unchecked Sendable {
             let d = try deployDir(sr)
             for name in try sys({ () throws(SystemError) in try d.entries() }) where name.hasSuffix(".json") && !name.hasPrefix(".") {
                 let file = "\(d.path)/\(name)"
-                do {
+                do throws(BootDeployError) {
                     let bytes = try sys { () throws(SystemError) in try d.readFile(name) }
-                    var r = try DeploymentRecord.decode(bytes, file: file)
+                    var r = try DeploymentRecord.read(bytes, file: file)
                     if r.stateroot != sr || r.id + ".json" != name {
-                        problems.append("\(file): record names \(r.qualifiedID), ignored")
+                        problems.append("\(file): record names \(r.name), ignored")
                         continue
                     }
                     r.stateroot = sr

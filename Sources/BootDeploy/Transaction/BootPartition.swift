@@ -1,10 +1,12 @@
+import BootDeployEarlyBoot
 import BootDeploySystem
 
 /// What is on /boot now: our entries in boot order, the foreign ones, and what could not be read.
 public struct BootEntriesState: Sendable {
     /// One of our entries as found on disk.
     public struct Ours: Sendable, Equatable {
-        public var qualifiedID: String
+        /// The deployment it boots (its `bootdeploy=`).
+        public var deployment: DeploymentName
         public var name: EntryFileName
         public var entry: BootEntry
         /// A UKI placed as a Type #2 entry (`EFI/Linux/<name>`); nil for a Type #1 entry.
@@ -38,7 +40,7 @@ public struct BootEntriesState: Sendable {
     /// Whether any entry of ours is in name order (`NameOrder`), and the ranks those use.
     public var nameOrderRanks: [Int] = []
 
-    public func ours(_ qid: String) -> Ours? { ours.first { $0.qualifiedID == qid } }
+    public func ours(_ deployment: DeploymentName) -> Ours? { ours.first { $0.deployment == deployment } }
 
     /// Where an entry of ours is, for messages: its `.conf` file, or its image in `EFI/Linux`.
     public func location(_ o: Ours, boot: String) -> String {
@@ -108,7 +110,7 @@ public final class BootPartition: @unchecked Sendable {
                 state.ourErrors.append(EntryParseError(file: "\(path)/\(UKIPlacement.directory)/\(f.name)", line: 0, message: "UKI of ours without a valid bootdeploy=STATEROOT/ID in its .cmdline"))
                 continue
             }
-            state.ours.append(.init(qualifiedID: qid, name: n, entry: f.entry, uki: f.name))
+            state.ours.append(.init(deployment: qid, name: n, entry: f.entry, uki: f.name))
         }
         if let rel = try currentEntriesPath() {
             state.entriesPath = rel
@@ -122,9 +124,9 @@ public final class BootPartition: @unchecked Sendable {
         for (i, e) in order.enumerated() where position[e.name] == nil { position[e.name] = i }
         func pos(_ n: EntryFileName) -> Int { position[n] ?? Int.max }
         state.ours.sort { pos($0.name) < pos($1.name) }
-        var seen = Set<String>()
+        var seen = Set<DeploymentName>()
         state.ours = state.ours.filter { o in
-            if seen.insert(o.qualifiedID).inserted { return true }
+            if seen.insert(o.deployment).inserted { return true }
             if o.uki != nil { state.ukiDuplicates.append(o.name.fileName) } else { state.duplicates.append(o.name.fileName) }
             return false
         }
@@ -135,11 +137,9 @@ public final class BootPartition: @unchecked Sendable {
     }
 
     /// The deployment an entry of ours boots: its `bootdeploy=` option, both names valid.
-    static func deployment(of entry: BootEntry) -> String? {
-        let qid = KernelArguments(parsing: entry.commandLine).value("bootdeploy")
-        guard let qid, let slash = qid.firstIndex(of: "/"), Names.isValid(String(qid[..<slash])),
-              Names.isValid(String(qid[qid.index(after: slash)...])) else { return nil }
-        return qid
+    static func deployment(of entry: BootEntry) -> DeploymentName? {
+        guard let value = KernelArguments(parsing: entry.commandLine).value("bootdeploy") else { return nil }
+        return try? DeploymentName(parsing: value)
     }
 
     private func loadEntries(_ rel: String, into state: inout BootEntriesState, loaded: inout [LoadedEntry]) throws(BootDeployError) {
@@ -174,7 +174,7 @@ public final class BootPartition: @unchecked Sendable {
                     state.ourErrors.append(EntryParseError(file: full, line: 0, message: "entry of ours without a valid bootdeploy=STATEROOT/ID option"))
                     continue
                 }
-                state.ours.append(.init(qualifiedID: qid, name: name, entry: entry))
+                state.ours.append(.init(deployment: qid, name: name, entry: entry))
             } else {
                 state.foreignFiles.append(file)
                 state.foreign.append(le)

@@ -1,3 +1,4 @@
+import BootDeployEarlyBoot
 import BootDeploySystem
 
 /// Committing a plan that holds UKIs (or held them): two stores, one order (`NameOrder`).
@@ -10,9 +11,9 @@ import BootDeploySystem
 /// entry, and what a crash leaves is read back by `BootPartition.load` in the order systemd-boot
 /// boots it; the next commit finishes the job.
 extension DeploymentManager {
-    func commitNameOrder(_ plan: BootPlan, _ cur: Current, records: [String: DeploymentRecord],
+    func commitNameOrder(_ plan: BootPlan, _ cur: Current, records: [DeploymentName: DeploymentRecord],
                          backend: any BootLoaderBackend, transaction: EntryTransaction) throws(BootDeployError) {
-        let hasUKI = plan.entries.contains { records[$0.qualifiedID]?.uki != nil }
+        let hasUKI = plan.entries.contains { records[$0.deployment]?.uki != nil }
         if hasUKI && backend.kind != .systemdBoot {
             throw .refused("a UKI deployment is a Type #2 entry, which \(backend.kind.rawValue) does not read; use systemd-boot or deploy without --uki")
         }
@@ -23,10 +24,10 @@ extension DeploymentManager {
         let names = hasUKI ? EntryRenderer.ukiNames(plan, records: records, top: top) : []
         let placement = UKIPlacement(boot: cur.boot)
         // Every image is found before anything moves.
-        var sources: [String: String] = [:]
+        var sources: [DeploymentName: String] = [:]
         for (qid, _) in names { sources[qid] = try imageSource(qid, records: records, cur: cur) }
         let linux = names.isEmpty ? nil : try placement.directoryHandle()
-        let firstType1 = plan.entries.firstIndex { records[$0.qualifiedID]?.uki == nil }
+        let firstType1 = plan.entries.firstIndex { records[$0.deployment]?.uki == nil }
 
         var tx = transaction
         var swapped = false, visible = false
@@ -44,8 +45,8 @@ extension DeploymentManager {
             // transaction says itself whether it failed before or after its own commit point.
             for (i, e) in plan.entries.enumerated() {
                 if i == firstType1 { try swap(); visible = true }
-                guard let linux, let name = names.first(where: { $0.qualifiedID == e.qualifiedID })?.name,
-                      let source = sources[e.qualifiedID] else { continue }
+                guard let linux, let name = names.first(where: { $0.deployment == e.deployment })?.name,
+                      let source = sources[e.deployment] else { continue }
                 visible = true
                 try placement.move(from: source, to: name.fileName, linux: linux)
             }
@@ -71,7 +72,7 @@ extension DeploymentManager {
 
     /// Where a UKI deployment's image is now: freshly stored (deploy, kargs, finalize) under its
     /// record's digest name, else placed in `EFI/Linux/` by an earlier commit.
-    func imageSource(_ qid: String, records: [String: DeploymentRecord], cur: Current) throws(BootDeployError) -> String {
+    func imageSource(_ qid: DeploymentName, records: [DeploymentName: DeploymentRecord], cur: Current) throws(BootDeployError) -> String {
         if let path = records[qid]?.uki?.path, (try? cur.boot.dir.kind(path)) == .file { return path }
         if let placed = cur.entries.ours(qid)?.uki { return "\(UKIPlacement.directory)/\(placed.fileName)" }
         throw .notFound("the UKI of \(qid) is neither stored (\(records[qid]?.uki?.path ?? "no record")) nor placed in \(cur.boot.path)/\(UKIPlacement.directory); redeploy it")

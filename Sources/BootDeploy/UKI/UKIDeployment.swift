@@ -1,3 +1,4 @@
+import BootDeployEarlyBoot
 import BootDeploySystem
 
 /// What `deploy`, `kargs` and `cleanup` do for UKI deployments.
@@ -45,10 +46,10 @@ extension DeploymentManager {
 
     /// The UKIs that stay: those our entries start, and those of pinned, booted and staged
     /// deployments. Everything else under `bootdeploy/*/uki/` goes, `.tmp` leftovers included.
-    func cleanupUKIs(keeping cur: Current, keep: Set<String>, beforeBootWrite: () throws(BootDeployError) -> Void = {}) throws(BootDeployError) -> [String] {
+    func cleanupUKIs(keeping cur: Current, keep: Set<DeploymentName>, beforeBootWrite: () throws(BootDeployError) -> Void = {}) throws(BootDeployError) -> [String] {
         var referenced = Set<String>()
         for o in cur.entries.ours { if let e = o.entry.efi { referenced.insert(String(e.drop { $0 == "/" })) } }
-        for r in cur.records.values where r.pinned || keep.contains(r.qualifiedID) { if let u = r.uki { referenced.insert(u.path) } }
+        for r in cur.records.values where r.pinned || keep.contains(r.name) { if let u = r.uki { referenced.insert(u.path) } }
         let store = UKIStore(boot: cur.boot)
         if store.all().contains(where: { !referenced.contains($0) }) { try beforeBootWrite() }
         return try store.removeUnreferenced(referenced)

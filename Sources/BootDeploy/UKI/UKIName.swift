@@ -1,3 +1,4 @@
+import BootDeployEarlyBoot
 /// A Type #2 file name in `EFI/Linux/`: `ID[+LEFT[-DONE]].efi`, the counter read exactly as for a
 /// Type #1 entry (`EntryFileName`): systemd-boot 252 parses and renames both the same way.
 public struct UKIFileName: Sendable, Hashable, CustomStringConvertible {
@@ -51,16 +52,16 @@ public enum UKIOSRelease {
 
     /// `rank`: an `IMAGE_VERSION` (tests that show what systemd-boot does with a version); nil for
     /// every image `deploy` builds.
-    public static func render(title: String, qualifiedID: String, rank: Int? = nil, treeOSRelease: [String: String] = [:]) -> String {
+    public static func render(title: String, deployment: DeploymentName, rank: Int? = nil, treeOSRelease: [String: String] = [:]) -> String {
         var lines: [String] = []
         func add(_ k: String, _ v: String) { lines.append("\(k)=\(quote(v))") }
-        add("PRETTY_NAME", "\(title) (\(qualifiedID))")
+        add("PRETTY_NAME", "\(title) (\(deployment))")
         add("NAME", treeOSRelease["NAME"] ?? title)
         if let id = treeOSRelease["ID"] { add("ID", id) }
         if let v = treeOSRelease["VERSION_ID"] { add("BOOTDEPLOY_VERSION_ID", v) }
         add("IMAGE_ID", EntryRenderer.sortKey)
         if let rank { add("IMAGE_VERSION", String(rank)) }
-        add("BOOTDEPLOY_DEPLOYMENT", qualifiedID)
+        add("BOOTDEPLOY_DEPLOYMENT", deployment.description)
         return lines.joined(separator: "\n") + "\n"
     }
 

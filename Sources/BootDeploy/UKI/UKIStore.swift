@@ -1,20 +1,5 @@
+import BootDeployEarlyBoot
 import BootDeploySystem
-
-/// Where a deployment's UKI is and how it came about (in its record, `uki`).
-public struct UKIRef: Codable, Sendable, Equatable {
-    /// Relative to the boot partition: `bootdeploy/<stateroot>/uki/<sha256>.efi`.
-    public var path: String
-    public var signed: Bool
-    /// `built` (from the tree's kernel and initramfs) or `tree:<file>` (the tree's own UKI, its
-    /// kernel, initramfs and os-release taken, its command line replaced by the deployment's).
-    public var source: String
-
-    public init(path: String, signed: Bool, source: String) {
-        self.path = path
-        self.signed = signed
-        self.source = source
-    }
-}
 
 /// UKIs on /boot, stored once per content under `bootdeploy/<stateroot>/uki/<sha256>.efi`.
 ///
@@ -45,7 +30,7 @@ struct UKIStore {
         defer { if !finished { for n in [built, signedName, treeLinux, treeInitrd] where u.exists(n) { try? u.remove(n) } } }
 
         var contents = UKIContents(
-            osRelease: UKIOSRelease.render(title: record.title, qualifiedID: record.qualifiedID, treeOSRelease: osRelease),
+            osRelease: UKIOSRelease.render(title: record.title, deployment: record.name, treeOSRelease: osRelease),
             commandLine: EntryRenderer.commandLine(record), kernelRelease: record.kernelVersion,
             kernelPath: "\(boot.path)/\(record.kernelDir)/vmlinuz",
             initrdPath: record.earlyBoot == nil ? "\(boot.path)/\(record.kernelDir)/initramfs.img" : nil)
@@ -64,7 +49,7 @@ struct UKIStore {
                 // take the image out of the name order (UKIOSRelease).
                 var tree = UKIOSRelease.parse(String(decoding: os, as: UTF8.self))
                 tree["VERSION_ID"] = tree["VERSION_ID"] ?? tree["BOOTDEPLOY_VERSION_ID"]
-                contents.osRelease = UKIOSRelease.render(title: record.title, qualifiedID: record.qualifiedID, treeOSRelease: tree)
+                contents.osRelease = UKIOSRelease.render(title: record.title, deployment: record.name, treeOSRelease: tree)
             }
             if let un = pe.contents(".uname") { contents.kernelRelease = String(decoding: un, as: UTF8.self) }
             source = "tree:\(name.split(separator: "/").last.map(String.init) ?? name)"

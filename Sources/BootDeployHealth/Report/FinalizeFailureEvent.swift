@@ -1,4 +1,5 @@
 import BootDeploy
+import BootDeployEarlyBoot
 import BootDeploySystem
 import FoundationEssentials
 
@@ -36,7 +37,7 @@ extension HealthService {
         let stamp = "finalize-failed.json"
         if base.exists(stamp) {
             do {
-                let f = try JSONDecoder().decode(FinalizeFailure.self, from: Data(try base.readFile(stamp)))
+                let f = try FinalizeFailure.decode(try base.readFile(stamp), file: "\(base.path)/\(stamp)")
                 return .init(stateroot: f.stateroot, id: f.id, reason: "finalize at \(f.time) failed: \(f.error)",
                              at: ISOTime.seconds(f.time) ?? wallClockSeconds())
             } catch {
@@ -48,7 +49,7 @@ extension HealthService {
         // No run dir at all means nothing is staged in this boot: the answer, not an error.
         guard base.exists(marker), (try? Directory.open(roots.runDir))?.exists(marker) != true else { return nil }
         do {
-            let s = try JSONDecoder().decode(StagedDeployment.self, from: Data(try base.readFile(marker)))
+            let s = try StagedDeployment.decode(try base.readFile(marker), file: "\(base.path)/\(marker)")
             if s.locked { return nil }   // deliberately not finalized
             return .init(stateroot: s.stateroot, id: s.id, reason: "staged at \(s.staged) but never finalized (no clean shutdown)",
                          at: ISOTime.seconds(s.staged) ?? wallClockSeconds())

@@ -37,7 +37,7 @@ public struct HealthReport: Codable, Sendable, Equatable {
     public var warnings: [String]
 
     /// One deployment in one of its roles.
-    public struct DeploymentName: Codable, Sendable, Equatable {
+    public struct Deployment: Codable, Sendable, Equatable {
         public var stateroot: String
         public var id: String
         public var version: String?
@@ -47,16 +47,17 @@ public struct HealthReport: Codable, Sendable, Equatable {
         public var state: DeploymentHealth?
         public var triesLeft: Int?
         public var triesDone: Int?
-        public var key: String { "\(stateroot)/\(id)" }
+        /// Which deployment this is.
+        public var name: BootDeployEarlyBoot.DeploymentName { .init(stateroot: stateroot, id: id) }
     }
 
     /// The deployments that matter to a fleet, each nil when there is none.
     public struct Roles: Codable, Sendable, Equatable {
-        public var booted: DeploymentName?
-        public var `default`: DeploymentName?
-        public var staged: DeploymentName?
+        public var booted: Deployment?
+        public var `default`: Deployment?
+        public var staged: Deployment?
         /// What a rollback would boot: the first deployment after the default that is not bad.
-        public var rollback: DeploymentName?
+        public var rollback: Deployment?
     }
 
     /// The verdict on the booted deployment in this boot.

@@ -35,7 +35,7 @@ public enum PrometheusText {
 
         out.family("bootdeploy_deployment_role", .gauge,
                    "1 for each deployment in each role: booted, default, staged, rollback (what a rollback would boot).")
-        let roles: [(String, HealthReport.DeploymentName?)] = [
+        let roles: [(String, HealthReport.Deployment?)] = [
             ("booted", r.deployments.booted), ("default", r.deployments.default),
             ("staged", r.deployments.staged), ("rollback", r.deployments.rollback),
         ]
@@ -84,7 +84,7 @@ public enum PrometheusText {
         return out.text
     }
 
-    static func labels(_ d: HealthReport.DeploymentName) -> [(String, String)] { [("stateroot", d.stateroot), ("deployment", d.id)] }
+    static func labels(_ d: HealthReport.Deployment) -> [(String, String)] { [("stateroot", d.stateroot), ("deployment", d.id)] }
 
     /// A label value as the exposition format wants it: `\`, `"` and newline escaped.
     public static func escapeLabelValue(_ v: String) -> String {

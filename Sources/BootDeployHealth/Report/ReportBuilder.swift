@@ -39,7 +39,7 @@ extension HealthReport {
         // boot-deploy knows versions and the staged deployment, but only deployments with records,
         // and the booted one only from prepare-root's booted.json; boot-health knows the booted one
         // from the command line and orders entries without records. Each role from the first that knows.
-        let fromDeploy = facts.deploy.map { rolesOf($0, bad: record.bad) }
+        let fromDeploy = facts.deploy.map { rolesOf($0, bad: record.badDeployments) }
         let fromHealth = rolesOf(facts.health)
         let roles = Roles(booted: fromDeploy?.booted ?? fromHealth.booted, default: fromDeploy?.default ?? fromHealth.default,
                           staged: fromDeploy?.staged,
@@ -71,17 +71,17 @@ extension HealthReport {
         return (s, nil)
     }
 
-    static func rolesOf(_ s: BootStatus, bad: [String]) -> Roles {
-        func ref(_ d: BootStatus.Deployment) -> DeploymentName {
-            let key = "\(d.stateroot)/\(d.id)"
-            return DeploymentName(stateroot: d.stateroot, id: d.id, version: d.version, entry: d.entry,
-                                 state: bad.contains(key) ? .bad : d.state.flatMap { DeploymentHealth(rawValue: $0.rawValue) },
+    static func rolesOf(_ s: BootStatus, bad: Set<DeploymentName>) -> Roles {
+        func isBad(_ d: BootStatus.Deployment) -> Bool { bad.contains(DeploymentName(stateroot: d.stateroot, id: d.id)) }
+        func ref(_ d: BootStatus.Deployment) -> Deployment {
+            return Deployment(stateroot: d.stateroot, id: d.id, version: d.version, entry: d.entry,
+                                 state: isBad(d) ? .bad : d.state.flatMap { DeploymentHealth(rawValue: $0.rawValue) },
                                  triesLeft: d.triesLeft, triesDone: d.triesDone)
         }
         let ordered = s.deployments.filter { $0.index != nil }.sorted { $0.index! < $1.index! }
         // The record's bad list counts too: a counter that cannot say "bad" (grubenv, none) must
         // not make a failed deployment the rollback target.
-        let rollback = ordered.dropFirst().first { $0.state != .bad && !bad.contains("\($0.stateroot)/\($0.id)") }
+        let rollback = ordered.dropFirst().first { $0.state != .bad && !isBad($0) }
         return Roles(booted: s.deployments.first { $0.booted }.map(ref),
                      default: ordered.first.map(ref),
                      staged: s.deployments.first { $0.staged }.map(ref),
@@ -90,13 +90,13 @@ extension HealthReport {
 
     /// Without boot-deploy's status (no records on this sysroot): boot-health's own order.
     static func rolesOf(_ h: StatusReport) -> Roles {
-        func ref(_ d: StatusReport.Deployment) -> DeploymentName {
+        func ref(_ d: StatusReport.Deployment) -> Deployment {
             let f = d.entry.flatMap { EntryFileName($0)?.counter }
-            return DeploymentName(stateroot: d.stateroot, id: d.id, version: nil, entry: d.entry, state: d.state,
+            return Deployment(stateroot: d.stateroot, id: d.id, version: nil, entry: d.entry, state: d.state,
                                  triesLeft: f?.left, triesDone: f?.done)
         }
         let booted = h.booted.map {
-            DeploymentName(stateroot: $0.stateroot, id: $0.id, version: nil, entry: $0.entry, state: $0.state,
+            Deployment(stateroot: $0.stateroot, id: $0.id, version: nil, entry: $0.entry, state: $0.state,
                           triesLeft: $0.triesLeft, triesDone: $0.triesDone)
         }
         return Roles(booted: booted, default: h.deployments.first.map(ref), staged: nil,

@@ -1,3 +1,4 @@
+import BootDeployEarlyBoot
 import BootDeploySystem
 
 /// GRUB without Boot Loader Spec support (Debian's and Ubuntu's 2.06 have no `blscfg`): the
@@ -25,7 +26,7 @@ public struct GrubBackend: BootLoaderBackend {
         grubDirs.first { (try? boot.dir.kind($0, followLinks: true)) == .directory } ?? "grub"
     }
 
-    public func generatedFiles(_ plan: BootPlan, records: [String: DeploymentRecord], context: BootLoaderContext) throws(BootDeployError) -> [GeneratedFile] {
+    public func generatedFiles(_ plan: BootPlan, records: [DeploymentName: DeploymentRecord], context: BootLoaderContext) throws(BootDeployError) -> [GeneratedFile] {
         let env = "/\(Self.grubDir(context.boot))/grubenv"
         let text = try GrubMenu.render(plan, records: records, bootPrefix: context.bootPrefix, envPath: env)
         return [GeneratedFile(name: GrubMenu.menuName, text: text)]
@@ -84,13 +85,13 @@ public struct GrubBackend: BootLoaderBackend {
             env.unset("boot_counter")
             return
         }
-        if env[GrubMenu.trialVariable] == first.qualifiedID, let had = env["boot_counter"] {
+        if env[GrubMenu.trialVariable] == first.deployment.description, let had = env["boot_counter"] {
             // Already on trial: keep what GRUB counted (or health marked), never add tries back.
             let n = Int(had).map { min(max($0, 0), left) } ?? 0
             env.set("boot_counter", String(n))
             return
         }
-        env.set(GrubMenu.trialVariable, first.qualifiedID)
+        env.set(GrubMenu.trialVariable, first.deployment.description)
         env.set("boot_counter", String(min(left, GrubMenu.maxTries)))
         env.set("boot_success", "0")
     }

@@ -1,3 +1,4 @@
+import BootDeployEarlyBoot
 import BootDeploySystem
 import Glibc
 
@@ -31,7 +32,7 @@ public struct UBootBackend: BootLoaderBackend {
         return Array(b[32..<64]).prefix { $0 != 0 } == Array(UBootScript.imageName.utf8)
     }
 
-    public func generatedFiles(_ plan: BootPlan, records: [String: DeploymentRecord], context: BootLoaderContext) throws(BootDeployError) -> [GeneratedFile] {
+    public func generatedFiles(_ plan: BootPlan, records: [DeploymentName: DeploymentRecord], context: BootLoaderContext) throws(BootDeployError) -> [GeneratedFile] {
         // extlinux paths carry the prefix (U-Boot's parser takes them as they are); the script
         // prepends the prefix it found, so the plan's paths are relative to the boot partition.
         let boots = try UBootPlanFiles.boots(plan, records: records, bootPrefix: context.bootPrefix)
@@ -99,7 +100,7 @@ public struct UBootBackend: BootLoaderBackend {
         var trial: String?
         var left = 0
         if let d = plan.defaultEntry, let c = d.counter {
-            trial = d.qualifiedID
+            trial = d.deployment.description
             left = min(c.left, UBootCounter.maxLeft)
         }
         let current = UBootCounter.read(dir).current
