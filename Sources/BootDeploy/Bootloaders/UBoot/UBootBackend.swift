@@ -106,7 +106,7 @@ public struct UBootBackend: BootLoaderBackend {
         let current = UBootCounter.read(dir).current
         if let cur = current, let t = trial, cur.trial == t { left = min(left, cur.left) }
         if current?.trial != trial || (trial != nil && current?.left != left) || (current == nil && trial != nil) {
-            try sys { () throws(SystemError) in try UBootCounter.write(dir, trial: trial, left: left) }
+            _ = try sys { () throws(SystemError) in try UBootCounter.write(dir, trial: trial, left: left) }
         }
     }
 
